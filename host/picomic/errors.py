@@ -1,0 +1,39 @@
+"""The error hierarchy: every failure a user can cause is a PicomicError with a message that says the fix."""
+
+from __future__ import annotations
+
+
+class PicomicError(Exception):
+    """Base class. The CLI prints `picomic: <message>` and exits with `exit_code`."""
+
+    exit_code = 1
+
+
+class ConfigError(PicomicError):
+    """Bad option, file or value given by the user."""
+
+    exit_code = 2
+
+
+class LinkError(PicomicError):
+    """The serial link: no board, busy or vanished port, permission denied."""
+
+    exit_code = 3
+
+
+class FrameError(PicomicError):
+    """The byte stream is not picomic frames (wrong protocol version, a REPL, random bytes)."""
+
+    exit_code = 4
+
+
+class DeviceError(PicomicError):
+    """The board answered with an error or not at all."""
+
+    exit_code = 5
+
+
+class ModelError(PicomicError):
+    """The speech model cannot be found or loaded."""
+
+    exit_code = 6
