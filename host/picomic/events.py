@@ -1,0 +1,133 @@
+"""Events the pipeline emits: frozen messages, each with a JSON Lines form (`to_json()`).
+
+Every event class has a `type` class variable (the JSON `type` field) and `to_json() -> dict`, a fresh dict
+that `json.dumps` accepts. The JSON writer adds `wall` (ISO 8601 host time); events do not carry it.
+Times `t_s`, `start_s`, `end_s` are seconds on the stream's sample timeline since START (DECISIONS 16).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class VadEvent:
+    """A detected speech edge (before padding)."""
+
+    type: ClassVar[str] = "vad"
+    event: Literal["start", "end"]
+    t_s: float
+    """Seconds on the stream timeline since START."""
+    sample: int
+    """The same edge as a sample index on the stream timeline (at the bus sample rate)."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.type, "event": self.event, "t_s": self.t_s, "sample": self.sample}
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A partial (`final=False`) or final transcript of one utterance."""
+
+    type: ClassVar[str] = "transcript"
+    text: str
+    final: bool
+    start_s: float
+    """Stream-timeline seconds of the utterance start."""
+    end_s: float
+    """Stream-timeline seconds of the utterance end."""
+    latency_ms: float | None
+    """Final: host time of emission − host capture time of the last voiced sample; None for partials."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "type": self.type,
+            "text": self.text,
+            "final": self.final,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "latency_ms": self.latency_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """The board's INFO reply (firmware/protocol versions, board, uid, limits...)."""
+
+    type: ClassVar[str] = "device"
+    info: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.type, **self.info}
+
+
+@dataclass(frozen=True, slots=True)
+class Discontinuity:
+    """The stream timeline jumped: lost frames, a new epoch, an unplug and reconnect."""
+
+    type: ClassVar[str] = "discontinuity"
+    reason: str
+    """`gap` (seq gap), `epoch` (new START), `unplug` (link lost), `reconnect` (link back)."""
+    lost_frames: int
+    """Frames missing from the timeline (0 when unknown or for a plain new epoch)."""
+    gap_s: float
+    """Seconds by which the stream timeline advanced without audio."""
+    epoch: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "type": self.type,
+            "reason": self.reason,
+            "lost_frames": self.lost_frames,
+            "gap_s": self.gap_s,
+            "epoch": self.epoch,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The device ended the stream on purpose (END frame: `stop`, `signal_end`, `host_silent`)."""
+
+    type: ClassVar[str] = "end"
+    reason: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.type, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """A one-line problem report (the stream may continue, e.g. during reconnect)."""
+
+    type: ClassVar[str] = "error"
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.type, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """A `PipelineStatus.snapshot()` (DECISIONS 17 field names)."""
+
+    type: ClassVar[str] = "status"
+    fields: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": self.type, **self.fields}
+
+
+Event = VadEvent | Transcript | DeviceInfo | Discontinuity | StreamEnd | ErrorEvent | StatusEvent
+"""Any event the pipeline emits."""
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    VadEvent,
+    Transcript,
+    DeviceInfo,
+    Discontinuity,
+    StreamEnd,
+    ErrorEvent,
+    StatusEvent,
+)
+"""Every event class (tests round-trip them all)."""
