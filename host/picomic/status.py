@@ -9,6 +9,7 @@ copy: the JSON `status` event body and the source of the Prometheus metrics (`pi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 COUNTERS: tuple[str, ...] = (
@@ -79,6 +80,7 @@ class PipelineStatus:
             setattr(self, name, 0.0)
         self._listeners: dict[str, ListenerStats] = {}
         self._retired_dropped = 0
+        self._observers: tuple[Callable[[str, float], None], ...] = ()
 
     def add(self, name: str, n: int = 1) -> None:
         """Add `n` to counter `name` (ValueError for a name that is not a counter)."""
@@ -103,6 +105,13 @@ class PipelineStatus:
             raise ValueError(f"unknown status gauge {name!r}; gauges are: {', '.join(GAUGES)}")
         with self._lock:
             setattr(self, name, float(value))
+        for observer in self._observers:
+            observer(name, float(value))
+
+    def add_observer(self, observer: Callable[[str, float], None]) -> None:
+        """Call `observer(name, value)` on every gauge update (e.g. a latency histogram); it must be fast."""
+        with self._lock:
+            self._observers = (*self._observers, observer)
 
     def register_listener(self, listener: ListenerStats) -> None:
         """Report this listener in `listeners` and `dropped_chunks` (the bus calls this on subscribe)."""
