@@ -1,0 +1,74 @@
+# picomic firmware entry point: the ONLY place that touches hardware. It reads /board.json (the board
+# profile; Pico defaults when missing), builds the LED pin, the optional watchdog and an I2S factory, and
+# hands them with the binary USB streams to picomic_fw.app.run. The simulated board runs this same file
+# with its own `machine` (and `time`) module earlier on sys.path.
+#
+# Ctrl-C while idle leaves to the REPL (mpremote works); while streaming Ctrl-C is disabled and the host's
+# STOP, 3 s of host silence or a reset ends the stream.
+
+import sys
+import json
+import machine
+from machine import Pin
+
+_PICO = {"board": "pico", "i2s_id": 0, "sck": 16, "ws": 17, "sd": 18, "led": "LED", "rate": 16000,
+         "frame_ms": 10, "ibuf": 20000, "ring_frames": 32, "mic": "INMP441"}
+
+
+def load_profile():
+    profile = dict(_PICO)
+    for path in ("/board.json", "board.json"):
+        try:
+            with open(path) as f:
+                profile.update(json.load(f))
+            break
+        except (OSError, ValueError):
+            pass
+    return profile
+
+
+def make_led(profile):
+    try:
+        return Pin(profile["led"], Pin.OUT) if profile.get("led") is not None else None
+    except (ValueError, TypeError):
+        return None  # no LED on this board or pin name unknown: run without it
+
+
+def make_wdt(profile):
+    # Off by default: once started a watchdog cannot be stopped, so it would also reset a board that the
+    # user left at the REPL. Enable with "watchdog_ms" (rp2: at most 8388) in board.json.
+    ms = profile.get("watchdog_ms", 0)
+    wdt_class = getattr(machine, "WDT", None)
+    return wdt_class(timeout=ms) if ms and wdt_class else None
+
+
+def make_i2s_factory(profile):
+    i2s_id = profile["i2s_id"]
+    sck = Pin(profile["sck"])
+    ws = Pin(profile["ws"])  # rp2: must be sck + 1
+    sd = Pin(profile["sd"], Pin.IN, Pin.PULL_DOWN)  # INMP441 SD needs a pull-down
+
+    def make_i2s(rate, bits, channels, ibuf):
+        I2S = machine.I2S
+        fmt = I2S.STEREO if channels == 2 else I2S.MONO
+        return I2S(i2s_id, sck=sck, ws=ws, sd=sd, mode=I2S.RX, bits=bits, format=fmt, rate=rate, ibuf=ibuf)
+
+    return make_i2s
+
+
+def uid_hex():
+    try:
+        return "".join("%02x" % b for b in machine.unique_id())
+    except (AttributeError, OSError):
+        return ""
+
+
+def main():
+    from picomic_fw import app
+
+    profile = load_profile()
+    app.run(make_i2s_factory(profile), sys.stdin.buffer, sys.stdout.buffer, profile, make_led(profile),
+            uid_hex(), make_wdt(profile))
+
+
+main()

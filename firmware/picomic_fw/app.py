@@ -1,0 +1,276 @@
+# The control loop: idle (command loop, Ctrl-C works) <-> streaming (binary frames, Ctrl-C off).
+#
+# Invariant: `streaming` is True exactly while `cap` holds an open I2S and kbd_intr is -1. The audio ring
+# stays attached to the link after STOP until its frames are sent (END follows them). stream_step() is the
+# steady-state hot path: capture -> ring -> writer, a non-blocking look at stdin, the liveness check; it
+# allocates nothing (tests/firmware proves it under micropython.heap_lock()). Commands (other than PING)
+# allocate, which is fine: they are rare and outside the per-frame work.
+
+from micropython import const
+import gc
+import json
+import sys
+import time
+import micropython
+from . import VERSION
+from .proto import PROTO, MASK30, MAX_PAYLOAD, OVERHEAD, T_INFO, T_STATUS, T_END
+from .ring import FrameRing
+from .capture import Capture, frame_bytes
+from .commands import LINE_MAX, LIMITS, START_KEYS, parse, parse_start
+from .link import Link, NONE, LONG, EOF, INTR
+
+_SILENT_US = const(3000000)  # host liveness: streaming stops after 3 s without a byte from the host
+_IDLE_POLL_MS = const(100)
+_BUSY_POLL_MS = const(2)
+_RX_BUDGET = const(32)  # stdin bytes looked at per streaming step
+_DRAIN_US = const(1000000)  # START waits at most this long for the previous stream's backlog
+_LED_US = const(500000)  # idle blink half-period
+_PONG = b'{"cmd": "PING", "ok": true}'
+_PING = b"PING"
+
+
+def _defaults(profile):
+    d = {"rate": 16000, "frame_ms": 10, "gain": 0, "bits": 16, "channels": 1}
+    for key in START_KEYS:
+        if key in profile:
+            d[key] = profile[key]
+    return d
+
+
+class App:
+    def __init__(self, make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None):
+        self.profile = profile or {}
+        self.defaults = _defaults(self.profile)
+        self.make_i2s = make_i2s
+        self.link = Link(stdin, stdout, self.profile.get("tx_chunk", 64))
+        self.led = led
+        self.uid = uid
+        self.wdt = wdt
+        self.ticks = ticks_us or time.ticks_us
+        self.cap = None
+        self.ring = None
+        self.streaming = False
+        self.done = False
+        self.epochs = 0
+        self.last_rx = 0
+        self.led_t = 0
+        self.led_on = 0
+
+    def now(self):
+        return self.ticks() & MASK30
+
+    # ---- loop
+
+    def run(self):
+        try:
+            while not self.done:
+                if self.streaming:
+                    self.stream_step()
+                else:
+                    self.idle_step()
+        finally:
+            self.shutdown()
+
+    def stream_step(self):
+        r = self.cap.step()
+        link = self.link
+        link.pump()
+        if r < 0:
+            self.stop("signal_end")
+            return
+        if link.readable(0):
+            self.service_rx()
+        now = self.now()
+        if link.got_byte:
+            link.got_byte = False
+            self.last_rx = now
+        elif (now - self.last_rx) & MASK30 > _SILENT_US and self.streaming:
+            self.stop("host_silent")
+        if self.wdt:
+            self.wdt.feed()
+
+    def idle_step(self):
+        link = self.link
+        busy = link.pump()
+        if link.readable(_BUSY_POLL_MS if busy else _IDLE_POLL_MS):
+            self.service_rx()
+        if link.broken and not link.pending():
+            link.broken = False
+        now = self.now()
+        if (now - self.led_t) & MASK30 >= _LED_US:
+            self.led_t = now
+            self._led(self.led_on ^ 1)
+        if self.wdt:
+            self.wdt.feed()
+
+    def shutdown(self):
+        if self.cap is not None:
+            self.cap.close()
+            self.cap = None
+        self.streaming = False
+        micropython.kbd_intr(3)
+        self._led(0)
+
+    def _led(self, on):
+        self.led_on = on
+        if self.led is not None:
+            self.led.value(on)
+
+    # ---- commands
+
+    def service_rx(self):
+        link = self.link
+        while True:
+            n = link.poll_line(_RX_BUDGET)
+            if n == NONE:
+                return
+            if n == EOF:
+                self.done = True  # nobody can talk to us any more (simulated board torn down)
+                return
+            if n == INTR:
+                raise KeyboardInterrupt
+            if n == LONG:
+                self.reply(None, False, "line too long (max %d bytes)" % LINE_MAX)
+            elif n == 4 and self._is_ping():
+                link.send(T_STATUS, _PONG, self._seq(), self.now())
+            elif n:
+                self.command(bytes(memoryview(link.line)[:n]))
+
+    def _is_ping(self):
+        line = self.link.line
+        for i in range(4):
+            if line[i] != _PING[i]:
+                return False
+        return True
+
+    def _seq(self):
+        return self.cap.seq if self.cap is not None else 0
+
+    def reply(self, cmd, ok, error=None, extra=None, late=False):
+        body = {"cmd": cmd, "ok": ok}
+        if error is not None:
+            body["error"] = error
+        if extra:
+            body.update(extra)
+        self.link.send(T_STATUS, json.dumps(body).encode(), self._seq(), self.now(), late)
+
+    def command(self, line):
+        cmd, args, err = parse(line)
+        if err is not None:
+            self.reply(cmd, False, err)
+        elif cmd == "INFO":
+            self.link.send(T_INFO, json.dumps(self.info()).encode(), self._seq(), self.now())
+        elif cmd == "PING":
+            self.reply(cmd, True)
+        elif cmd == "STATS":
+            self.reply(cmd, True, None, self.stats())
+        elif cmd == "START":
+            self.start(args)
+        elif self.streaming:
+            self.stop("stop")
+            self.reply(cmd, True, None, None, True)
+        else:
+            self.reply(cmd, True, None, {"noop": True}, True)
+
+    def info(self):
+        impl = sys.implementation
+        return {
+            "fw": VERSION, "proto": PROTO, "board": self.profile.get("board", "unknown"),
+            "mpy": ".".join(str(v) for v in impl.version[:3]), "uid": self.uid, "ticks_bits": 30,
+            "mic": self.profile.get("mic", "INMP441"), "defaults": self.defaults,
+            "limits": {"rate": list(LIMITS["rate"]), "frame_ms": list(LIMITS["frame_ms"]),
+                       "gain": list(LIMITS["gain"]), "bits": [16, 24], "channels": [1, 2],
+                       "max_payload": MAX_PAYLOAD, "line": LINE_MAX},
+            "ring_frames": self.profile.get("ring_frames", 32), "streaming": self.streaming,
+        }
+
+    def stats(self):
+        cap = self.cap
+        ring = self.ring
+        return {
+            "streaming": self.streaming, "epochs": self.epochs,
+            "frames": cap.frames if cap else 0, "dropped": ring.total_dropped if ring else 0,
+            "overruns": cap.overruns if cap else 0, "clipped": cap.clipped if cap else 0,
+            "ring_used": ring.count if ring else 0, "ring_frames": ring.n if ring else 0,
+            "ctl_dropped": self.link.ctl_dropped, "mem_free": gc.mem_free(),
+        }
+
+    # ---- streaming state
+
+    def start(self, args):
+        if self.streaming:
+            self.reply("START", False, "already streaming")
+            return
+        cfg, err = parse_start(args, self.defaults)
+        if err is not None:
+            self.reply("START", False, err)
+            return
+        self._drain()
+        try:
+            ring = self._ring_for(cfg)
+            i2s = self.make_i2s(cfg["rate"], 32 if cfg["bits"] == 24 else 16, cfg["channels"], self._ibuf(cfg))
+        except Exception as e:  # a wrong pin or an I2S the port cannot make: report it, stay responsive
+            self.reply("START", False, "i2s: %s" % e)
+            return
+        self.cap = Capture(i2s, ring, cfg, self._ibuf(cfg), self.ticks)
+        self.epochs += 1
+        extra = dict(cfg)
+        extra["samples"] = self.cap.spf
+        extra["ring_frames"] = ring.n
+        self.reply("START", True, None, extra)
+        self.link.ring = ring
+        self.link.intr = False
+        micropython.kbd_intr(-1)
+        self.streaming = True
+        self.last_rx = self.now()
+        self._led(1)
+
+    def stop(self, reason):
+        cap = self.cap
+        self.cap = None
+        cap.close()
+        self.streaming = False
+        body = {"reason": reason, "frames": cap.frames, "dropped": self.ring.total_dropped,
+                "overruns": cap.overruns}
+        self.link.send(T_END, json.dumps(body).encode(), cap.seq, self.now(), True)
+        self.link.intr = True
+        micropython.kbd_intr(3)
+        self._led(0)
+
+    def _ibuf(self, cfg):
+        # The profile's I2S buffer, enlarged to hold at least 4 frames of DMA data (8 bytes/sample frame).
+        spf = cfg["rate"] * cfg["frame_ms"] // 1000
+        return max(self.profile.get("ibuf", 20000), spf * 8 * 4)
+
+    def _ring_for(self, cfg):
+        spf = cfg["rate"] * cfg["frame_ms"] // 1000
+        bpf = frame_bytes(cfg["bits"], cfg["channels"])
+        plen = spf * bpf
+        budget = self.profile.get("ring_bytes", 65536) // (plen + OVERHEAD)
+        n = max(3, min(self.profile.get("ring_frames", 32), budget))
+        ring = self.ring
+        if ring is not None and ring.n == n and ring.payload_max == plen and ring.rate == cfg["rate"] \
+                and ring.bpf == bpf:
+            ring.reset()
+            return ring
+        self.ring = self.link.ring = ring = None
+        gc.collect()
+        self.ring = FrameRing(n, plen, cfg["rate"], bpf)
+        return self.ring
+
+    def _drain(self):
+        # Let the previous stream's frames go out (bounded), so a new epoch starts on a clean wire.
+        link = self.link
+        t0 = self.now()
+        while link.pump() and (self.now() - t0) & MASK30 < _DRAIN_US:
+            for _ in link.pout.ipoll(_BUSY_POLL_MS):
+                break
+        if link.pending():
+            link.abort_frame()
+        link.ctl_count = 0
+        self.link.ring = None
+
+
+def run(make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None):
+    # Entry point used by main.py (real hardware) and the simulated board (fake machine module).
+    App(make_i2s, stdin, stdout, profile, led, uid, wdt, ticks_us).run()

@@ -1,0 +1,181 @@
+# The USB link: command lines in, frames out, never waiting for the host.
+#
+# Invariant (writer): at most one frame is in flight -- `wbuf` holds it (a ring slot when wslot >= 0, else
+# a control buffer) and bytes [woff, wend) of it have not been accepted yet; a short write keeps the offset
+# and the rest goes out on a later pump(). Control frames (replies, INFO, END) wait in a FIFO of _CTL
+# preallocated buffers, each sealed when queued; a "late" one (END and what follows it) waits until the
+# audio ring is empty. The writer seals audio frames itself when it pops them from the ring.
+# Invariant (reader): `line[0:nline]` holds the bytes of the current command line; bytes past LINE_MAX are
+# discarded and the line reported as too long when its terminator arrives.
+# Nothing here is safe from an IRQ; everything runs in the main loop. pump() and the byte reader do not
+# allocate (write(buf, off, n) is MicroPython's offset form of stream.write, so no slice is made).
+
+from micropython import const
+import select
+from .proto import HEADER, OVERHEAD, init_frame, pack, copy_into
+from .commands import LINE_MAX
+
+_CTL = const(4)  # control frames that can wait for the host
+CTL_MAX = const(1024)  # control payload bytes
+_EAGAIN = const(11)
+_ETIMEDOUT = const(110)
+
+NONE = const(-1)  # poll_line results besides a line length
+LONG = const(-2)
+EOF = const(-3)
+INTR = const(-4)
+
+
+class Link:
+    def __init__(self, stdin, stdout, tx_chunk=64):
+        self.inp = stdin
+        self.out = stdout
+        self.chunk = tx_chunk
+        self.pin = select.poll()
+        self.pin.register(stdin, select.POLLIN)
+        self.pout = select.poll()
+        self.pout.register(stdout, select.POLLOUT)
+        self.rx = bytearray(1)
+        self.line = bytearray(LINE_MAX)
+        self.nline = 0
+        self.long = False
+        self.got_byte = False  # set by poll_line on any byte: host liveness
+        self.intr = True  # 0x03 received while True -> INTR (idle: Ctrl-C leaves to the REPL)
+        self.ctl = []
+        for _ in range(_CTL):
+            b = bytearray(OVERHEAD + CTL_MAX)
+            init_frame(b)
+            self.ctl.append(b)
+        self.ctl_len = [0] * _CTL
+        self.ctl_late = bytearray(_CTL)
+        self.ctl_head = 0
+        self.ctl_count = 0
+        self.ring = None
+        self.wbuf = None
+        self.wslot = -1
+        self.woff = 0
+        self.wend = 0
+        self.broken = False  # stdout failed with a hard error (only a simulated unplug does that)
+        self.ctl_dropped = 0
+
+    # ---- reader
+
+    def readable(self, timeout_ms):
+        for _ in self.pin.ipoll(timeout_ms):
+            return True
+        return False
+
+    def poll_line(self, budget):
+        # Read at most `budget` available bytes. Returns a complete line's length (line[0:n]), NONE, LONG
+        # (an over-long line ended), EOF (stdin closed) or INTR (0x03 while intr is set).
+        line = self.line
+        while budget and self.readable(0):
+            budget -= 1
+            try:
+                n = self.inp.readinto(self.rx)
+            except OSError:
+                return EOF
+            if n is None:
+                return NONE
+            if not n:
+                return EOF
+            self.got_byte = True
+            c = self.rx[0]
+            if c == 0x0A:
+                n = self.nline
+                self.nline = 0
+                if self.long:
+                    self.long = False
+                    return LONG
+                return n
+            if c == 0x03 and self.intr:
+                self.nline = 0
+                return INTR
+            if c == 0x0D:
+                continue
+            if self.nline < LINE_MAX:
+                line[self.nline] = c
+                self.nline += 1
+            else:
+                self.long = True
+        return NONE
+
+    # ---- writer
+
+    def send(self, ftype, payload, seq, ts, late=False):
+        # Queue a control frame; dropped (and counted) when _CTL frames already wait for the host.
+        n = len(payload)
+        if n > CTL_MAX:
+            raise ValueError("control payload too long")
+        if self.ctl_count == _CTL:
+            self.ctl_dropped += 1
+            return False
+        i = (self.ctl_head + self.ctl_count) % _CTL
+        buf = self.ctl[i]
+        copy_into(buf, HEADER, payload, n)
+        self.ctl_len[i] = pack(buf, ftype, seq, ts, 0, 0, n, 0, 0)
+        self.ctl_late[i] = 1 if late else 0
+        self.ctl_count += 1
+        return True
+
+    def pending(self):
+        ring = self.ring
+        return self.wbuf is not None or self.ctl_count or (ring is not None and ring.count)
+
+    def _next(self):
+        ring = self.ring
+        if self.ctl_count and (not self.ctl_late[self.ctl_head] or ring is None or not ring.count):
+            i = self.ctl_head
+            self.ctl_head = (i + 1) % _CTL
+            self.ctl_count -= 1
+            self.wbuf = self.ctl[i]
+            self.wslot = -1
+            self.wend = self.ctl_len[i]
+        elif ring is not None and ring.count:
+            slot = ring.pop()
+            self.wbuf = ring.bufs[slot]
+            self.wslot = slot
+            self.wend = ring.seal(slot)
+        else:
+            return False
+        self.woff = 0
+        return True
+
+    def _done(self):
+        if self.wslot >= 0:
+            self.ring.release(self.wslot)
+        self.wbuf = None
+        self.wslot = -1
+
+    def pump(self):
+        # Write as much as the host takes right now. Returns True while output is still pending.
+        while True:
+            if self.wbuf is None and not self._next():
+                return False
+            if self.broken:
+                return True
+            for _ in self.pout.ipoll(0):
+                break
+            else:
+                return True
+            want = self.wend - self.woff
+            if want > self.chunk:
+                want = self.chunk
+            try:
+                w = self.out.write(self.wbuf, self.woff, want)
+            except OSError as e:
+                if e.errno != _EAGAIN and e.errno != _ETIMEDOUT:
+                    self.broken = True
+                return True
+            if not w:
+                return True
+            self.woff += w
+            if self.woff >= self.wend:
+                self._done()
+            elif w < want:
+                return True
+
+    def abort_frame(self):
+        # Give up on the frame in flight (START that could not drain the backlog): the host resyncs.
+        if self.wbuf is not None:
+            self._done()

@@ -1,0 +1,144 @@
+# Fakes for running the picomic firmware on the unix port in tests (MicroPython code).
+import io
+
+import micropython
+
+_POLL = 3
+_GET_FILENO = 10
+_RD = 1
+_WR = 4
+
+# The unix port polls a Python stream object by sleeping 1 ms per round unless it names a real fd, so the
+# fakes name one: /dev/zero (always readable: readinto then says whether fed bytes exist) and /dev/null
+# (always writable: write() then decides what the "host" accepts).
+_ZERO = open("/dev/zero", "rb")  # noqa: SIM115 (kept open for the process)
+_NULL = open("/dev/null", "wb")  # noqa: SIM115
+
+
+@micropython.viper
+def _fill(buf: ptr8, n: int, word: int, step: int, width: int):  # noqa: F821 (viper type)
+    # INMP441-shaped slot data: width 2 -> int16 words, width 4 -> 32-bit words (sample in bits 31..8).
+    v = word
+    i = 0
+    while i < n:
+        buf[i] = v & 0xFF
+        buf[i + 1] = (v >> 8) & 0xFF
+        if width == 4:
+            buf[i + 2] = (v >> 16) & 0xFF
+            buf[i + 3] = (v >> 24) & 0xFF
+        v += step
+        i += width
+
+
+class FakeI2S:
+    # Fills readinto buffers with a ramp; `frames` limits how many reads succeed (then 0: signal end).
+    # `clock` (a FakeTicks) advances by the buffer's duration on each read, like real-time pacing.
+    # stall_every/stall_us: every stall_every-th read the clock jumps stall_us more (the loop was late).
+    def __init__(
+        self, rate, bits, channels, ibuf, clock=None, frames=-1, word=0x0100, step=1, stall_every=0, stall_us=0
+    ):
+        self.stall_every = stall_every
+        self.stall_us = stall_us
+        self.rate = rate
+        self.width = 4 if bits == 32 else 2
+        self.channels = channels
+        self.clock = clock
+        self.left = frames
+        self.word = word
+        self.step = step
+        self.reads = 0
+        self.closed = False
+
+    def readinto(self, buf):
+        if self.left == 0:
+            return 0
+        if self.left > 0:
+            self.left -= 1
+        n = len(buf)
+        _fill(buf, n, self.word, self.step, self.width)
+        self.reads += 1
+        if self.clock is not None:
+            self.clock.advance(n // (self.width * self.channels) * 1000 // (self.rate // 1000))
+            if self.stall_every and self.reads % self.stall_every == 0:
+                self.clock.advance(self.stall_us)
+        return n
+
+    def deinit(self):
+        self.closed = True
+
+
+class FakeTicks:
+    # A 30-bit microsecond clock (like rp2's ticks_us) that only moves when told to.
+    def __init__(self, start=0):
+        self.t = start
+
+    def advance(self, us):
+        self.t = (self.t + us) & 0x3FFFFFFF
+
+    def __call__(self):
+        return self.t
+
+
+class FakeIn(io.IOBase):
+    # stdin: bytes queued by feed() become readable; poll reports them.
+    def __init__(self, size=512):
+        self.buf = bytearray(size)
+        self.r = 0
+        self.w = 0
+
+    def feed(self, data):
+        for c in data:
+            self.buf[self.w] = c
+            self.w += 1
+
+    def readinto(self, b):
+        if self.r == self.w:
+            return None
+        b[0] = self.buf[self.r]
+        self.r += 1
+        if self.r == self.w:
+            self.r = self.w = 0
+        return 1
+
+    def ioctl(self, req, arg):
+        if req == _GET_FILENO:
+            return _ZERO.fileno()
+        if req == _POLL:
+            return _RD if self.r != self.w else 0
+        return -1
+
+
+class FakeOut(io.IOBase):
+    # stdout: accepts writes following `pattern` (a bytes of per-call limits: 255 = all, 0 = None/would
+    # block); keeps the last `keep` bytes written in a buffer (capture=True) and counts bytes.
+    def __init__(self, pattern=b"\xff", keep=0):
+        self.pattern = pattern
+        self.i = 0
+        self.total = 0
+        self.calls = 0
+        self.keep = bytearray(keep)
+        self.kept = 0
+
+    def write(self, buf, off, n):
+        p = self.pattern[self.i]
+        self.i += 1
+        if self.i == len(self.pattern):
+            self.i = 0
+        self.calls += 1
+        if p == 0:
+            return None
+        if p != 255 and p < n:
+            n = p
+        k = self.kept
+        if k + n <= len(self.keep):
+            self.keep[k : k + n] = memoryview(buf)[off : off + n]
+            self.kept = k + n
+        self.total += n
+        return n
+
+    def ioctl(self, req, arg):
+        if req == _GET_FILENO:
+            return _NULL.fileno()
+        if req == _POLL:
+            return _WR
+        return -1
