@@ -56,7 +56,7 @@ SPECS = (
 )
 DEMO_SPEC = Spec(
     "demo_speech",
-    ("Hello from the Raspberry Pi Pico.", "This sample plays when no microphone is connected."),
+    ("Good morning. This is the tiny microphone on a Raspberry Pi.", "This sample plays when no board is connected."),
     pause_ms=1000,
     lead_ms=400,
     trail_ms=1000,

@@ -238,9 +238,12 @@ class App:
         self._led(0)
 
     def _ibuf(self, cfg):
-        # The profile's I2S buffer, enlarged to hold at least 4 frames of DMA data (8 bytes/sample frame).
+        # The profile's I2S buffer (bytes, or "ibuf_ms" of DMA data at 8 bytes per sample frame), enlarged
+        # to hold at least 4 frames. The overrun threshold is derived from it, so it must be the real size.
         spf = cfg["rate"] * cfg["frame_ms"] // 1000
-        return max(self.profile.get("ibuf", 20000), spf * 8 * 4)
+        ms = self.profile.get("ibuf_ms", 0)
+        base = cfg["rate"] * 8 * ms // 1000 if ms else self.profile.get("ibuf", 20000)
+        return max(base, spf * 8 * 4)
 
     def _ring_for(self, cfg):
         spf = cfg["rate"] * cfg["frame_ms"] // 1000

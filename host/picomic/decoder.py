@@ -149,6 +149,13 @@ class Decoder:
             raise ValueError("advance_timeline: samples must be >= 0")
         self._pending_advance = samples
 
+    def expect_epoch(self) -> None:
+        """The host is sending START: the next audio frame belongs to a new epoch counted from seq 0, so the
+        frames missing before it (lost on the wire, or dropped by the device) count as lost and keep their
+        place on the timeline."""
+        self._last_seq = None
+        self._epoch_ended = True
+
     def reset_buffer(self) -> None:
         """Drop buffered partial bytes (after the link was reopened); counters and timeline are kept."""
         self.skipped_bytes += len(self._buf) - self._pos
@@ -261,8 +268,8 @@ class Decoder:
         raw = frame.seq
         last = self._last_seq
         step = (raw - self._last_raw_seq) & _MASK
-        if frame.flags & _FIRST:
-            return self._start_epoch(frame, ts, raw, lost=0)
+        if frame.flags & _FIRST:  # seq > 0: the device ring dropped the epoch's first frames
+            return self._start_epoch(frame, ts, raw, lost=raw)
         if last is None:  # first audio ever (join mid-stream: unknown loss) or after an END (0..raw-1 lost)
             return self._start_epoch(frame, ts, raw, lost=raw if self._epoch_ended else 0)
         if step == 0 or step >= _HALF_WRAP:  # the sequence restarted without a FIRST we could see

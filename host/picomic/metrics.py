@@ -47,11 +47,10 @@ class StatusCollector(Collector):
             yield CounterMetricFamily(f"picomic_{name}", _HELP[name], value=float(snap[name]))  # type: ignore[arg-type]
         for name in GAUGES:
             yield GaugeMetricFamily(f"picomic_{name}", _HELP[name], value=float(snap[name]))  # type: ignore[arg-type]
+        dropped_chunks = float(snap["dropped_chunks"])  # type: ignore[arg-type]
         yield CounterMetricFamily(
-            "picomic_dropped_chunks",
-            "chunks lost to listener queue overflow",
-            value=float(snap["dropped_chunks"]),
-        )  # type: ignore[arg-type]
+            "picomic_dropped_chunks", "chunks lost to listener queue overflow", value=dropped_chunks
+        )
         listeners: dict[str, dict[str, int]] = snap["listeners"]  # type: ignore[assignment]
         depth = GaugeMetricFamily(
             "picomic_listener_queue_depth", "chunks waiting in a listener queue", labels=["listener"]

@@ -87,16 +87,18 @@ class Pipeline:
     def add_output(self, output: Output) -> None:
         self.outputs.append(output)
 
-    def run(
-        self, source: Source, *, seconds: float | None = None, tick: Callable[[], None] | None = None
-    ) -> RunResult:
+    def run(self, source: Source, *, seconds: float | None = None, tick: Callable[[], None] | None = None) -> RunResult:
         """Start everything, loop until END / `seconds` / Ctrl-C, then shut down in order."""
         for consumer in self.consumers:
             consumer.start()
         started = time.monotonic()
-        reason = "error"
         try:
             source.start()
+        except BaseException:
+            self._shutdown(source, final_status=False)  # nothing streamed: no closing status to report
+            raise
+        reason = "error"
+        try:
             reason = self._loop(started, seconds, tick)
         except KeyboardInterrupt:
             reason = "interrupted"
@@ -141,7 +143,7 @@ class Pipeline:
             except queue.Empty:
                 return
 
-    def _shutdown(self, source: Source) -> None:
+    def _shutdown(self, source: Source, final_status: bool = True) -> None:
         try:
             source.stop()
         except Exception as exc:  # stopping must not hide what ended the run
@@ -155,4 +157,5 @@ class Pipeline:
                 self.fail(exc)
             self._drain_events()
         self._drain_events()
-        self._dispatch(StatusEvent(self.status.snapshot()))
+        if final_status:
+            self._dispatch(StatusEvent(self.status.snapshot()))

@@ -201,6 +201,7 @@ def _no_firmware(path: str, raw: bytes, dec: Decoder) -> FrameError | DeviceErro
 def send_start(ser: Any, dec: Decoder, settings: StartSettings) -> list[DecodedFrame]:
     """START; wait for its STATUS reply; return the frames that followed it (first audio). DeviceError if
     the board refuses, with its message."""
+    dec.expect_epoch()
     ser.write(settings.command())
     raw = bytearray()
     reply, rest = _read_until(

@@ -48,6 +48,10 @@ _HEAP = {"RP2040": "384K", "RP2350": "768K"}  # ~2x the real heap: objects are t
 _AUDIO_HEAD = b"\xa5\x5a\x01\x01"  # sync, version 1, type AUDIO: the relay notes the first one
 
 
+SIM_IBUF_S = 1.0
+"""Seconds of audio the simulated I2S buffer holds: rp2's behaviour, generous size (DECISIONS 12)."""
+
+
 class SimBoard:
     """A simulated picomic board. Use as a context manager, or `start()` … `stop()`.
 
@@ -131,6 +135,7 @@ class SimBoard:
         sys_mpy = None if self.source else micropython_sys_mpy(exe)
         build = build_firmware(board=self.board, source=self.source, sys_mpy=sys_mpy)
         shutil.copytree(build.root, root / "flash")
+        self._declare_ibuf(root / "flash" / "board.json")
         self._server = _SignalServer(str(root / "i2s.sock"), self.signal, self.mic)
         self._write_config(root)
         a_master, a_slave = os.openpty()
@@ -145,13 +150,21 @@ class SimBoard:
         self._monitor = threading.Thread(target=self._watch, name="picomic-sim-monitor", daemon=True)
         self._monitor.start()
 
+    @staticmethod
+    def _declare_ibuf(board_json: Path) -> None:
+        """The simulated I2S buffer holds SIM_IBUF_S of audio (DECISIONS 12); the flashed profile says so, so
+        the firmware's overrun threshold matches the buffer it really has."""
+        profile = json.loads(board_json.read_text(encoding="utf-8"))
+        profile["ibuf_ms"] = round(SIM_IBUF_S * 1000)
+        board_json.write_text(json.dumps(profile), encoding="utf-8")
+
     def _write_config(self, root: Path) -> None:
         mcu = str(self.profile.get("mcu", "RP2040"))
         cfg = {
             "socket": str(root / "i2s.sock"),
             "fast": self.fast,
             "drift_ppb": round(self.drift_ppm * 1000),
-            "ibuf_s": 1.0,
+            "ibuf_s": SIM_IBUF_S,
             "overrun_at_s": self.overrun_at,
             "overrun_ms": 100,
             "uid": f"{self.seed & 0xFFFFFFFF:08x}e6614c31",

@@ -21,13 +21,13 @@ from rich.table import Table
 from rich.text import Text
 
 from .bus import AudioBus, AudioChunk
-from .events import Transcript, VadEvent
+from .events import StatusEvent, Transcript, VadEvent
 
 SPL_AT_0_DBFS = 120.0  # INMP441: -26 dBFS at 94 dB SPL
 FLOOR_DBFS = -100.0
 PEAK_HOLD_S = 1.5
 CLIP_HOLD_S = 2.0
-METER_WIDTH = 40
+METER_WIDTH = 30
 
 
 def dbfs(value: float, full_scale: float) -> float:
@@ -108,9 +108,13 @@ class ViewState:
     status: dict[str, Any] = field(default_factory=dict)
     frames_per_s: float = 0.0
     message: str = ""
+    _status_at: float | None = None
+    _frames_at: int = 0
 
     def on_event(self, event: object) -> None:
-        if isinstance(event, VadEvent):
+        if isinstance(event, StatusEvent):
+            self._on_status(event.fields)
+        elif isinstance(event, VadEvent):
             self.speaking = event.event == "start"
         elif isinstance(event, Transcript):
             if event.final:
@@ -118,6 +122,14 @@ class ViewState:
                 self.partial = ""
             else:
                 self.partial = event.text
+
+    def _on_status(self, fields: dict[str, Any]) -> None:
+        now = time.monotonic()
+        frames = int(fields.get("frames", 0))
+        if self._status_at is not None and now > self._status_at:
+            self.frames_per_s = (frames - self._frames_at) / (now - self._status_at)
+        self._status_at, self._frames_at = now, frames
+        self.status = fields
 
 
 def meter_bar(reading: MeterReading) -> Text:
@@ -129,19 +141,25 @@ def meter_bar(reading: MeterReading) -> Text:
     cells[min(hold, METER_WIDTH - 1)] = "|"
     bar = Text("".join(cells[: METER_WIDTH * 3 // 4]), style="green")
     bar.append("".join(cells[METER_WIDTH * 3 // 4 :]), style="yellow")
-    bar.append(
-        f" {reading.rms_dbfs:6.1f} dBFS  {reading.rms_db_spl:5.1f} dB SPL  peak {reading.peak_hold_dbfs:6.1f}"
-    )
-    bar.append("  CLIP" if reading.clipping else "      ", style="bold red")
+    bar.append(f" {reading.rms_dbfs:5.1f} dBFS {reading.rms_db_spl:5.1f} dB SPL pk {reading.peak_hold_dbfs:5.1f}")
+    bar.append(" CLIP" if reading.clipping else "     ", style="bold red")
     return bar
 
 
 def status_line(state: ViewState, reading: MeterReading) -> str:
     s = state.status
     return (
-        f"{reading.rate_hz} Hz  {state.frames_per_s:5.0f} frames/s  lag {float(s.get('audio_lag_ms', 0.0)):6.1f} ms  "
+        f"{reading.rate_hz} Hz  {state.frames_per_s:4.0f} frames/s  lag {float(s.get('audio_lag_ms', 0.0)):5.1f} ms  "
+        f"drift {float(s.get('clock_drift_ppm', 0.0)):+5.1f} ppm"
+    )
+
+
+def health_line(state: ViewState) -> str:
+    s = state.status
+    return (
         f"CRC errors {s.get('crc_errors', 0)}  lost {s.get('lost_frames', 0)}  "
-        f"drift {float(s.get('clock_drift_ppm', 0.0)):+6.1f} ppm  reconnects {s.get('reconnects', 0)}"
+        f"device drops {s.get('device_dropped', 0)}  overruns {s.get('i2s_overruns', 0)}  "
+        f"reconnects {s.get('reconnects', 0)}"
     )
 
 
@@ -151,6 +169,7 @@ def render(state: ViewState, reading: MeterReading) -> Group:
     vad = Text("● speech", style="bold green") if state.speaking else Text("○ silence", style="dim")
     top.add_row(Text("VAD", style="bold"), vad)
     top.add_row(Text("link", style="bold"), Text(status_line(state, reading)))
+    top.add_row(Text("", style="bold"), Text(health_line(state)))
     lines: list[Table | Text] = [top, Text("")]
     for t in state.finals:
         lines.append(Text(f"[{t.start_s:7.2f}–{t.end_s:7.2f}] ", style="cyan") + Text(t.text))
@@ -198,8 +217,9 @@ class PlainView:
     def __enter__(self) -> PlainView:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._print_status()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self._print_status()
 
     def on_event(self, event: object) -> None:
         self.state.on_event(event)
@@ -214,5 +234,7 @@ class PlainView:
     def _print_status(self) -> None:
         self._last = time.monotonic()
         reading = self._meter.reading() if self._meter else MeterReading()
-        self._out.write(f"level {reading.rms_dbfs:6.1f} dBFS  {status_line(self.state, reading)}\n")
+        self._out.write(
+            f"level {reading.rms_dbfs:6.1f} dBFS  {status_line(self.state, reading)}  {health_line(self.state)}\n"
+        )
         self._out.flush()

@@ -122,8 +122,8 @@ def test_seq_and_ts_unwrap_across_2_pow_30() -> None:
     base = (1 << 30) - 2
     data = b"".join(
         encode_frame(
-            AUDIO, base + i, (1 << 30) - 5000 + i * 10_000, 16000, 160, bytes(320), flags=FIRST * (i == 0)
-        )
+            AUDIO, base + i, (1 << 30) - 5000 + i * 10_000, 16000, 160, bytes(320)
+        )  # joined mid-stream (no FIRST): a FIRST frame with seq > 0 would mean the device dropped seq frames
         for i in range(5)
     )
     frames = Decoder().feed(data)
@@ -157,3 +157,19 @@ def test_resync_counts_one_per_loss_of_sync() -> None:
     dec = Decoder()
     dec.feed(b"\x00" * 100 + encode_audio(audio(0)) + b"\xa5\x5a\x00" * 5 + encode_audio(audio(1)))
     assert dec.resyncs == 2 and dec.skipped_bytes == 115 and dec.frames == 2
+
+
+def test_first_frame_after_device_drops_keeps_the_lost_frames_on_the_timeline() -> None:
+    dec = Decoder()
+    first = encode_frame(AUDIO, 3, 0, 16000, 160, bytes(320), flags=FIRST | int(Flags.DEVICE_DROP), dropped=3)
+    frames = dec.feed(first + encode_frame(AUDIO, 4, 10_000, 16000, 160, bytes(320)))
+    assert [f.stream_sample for f in frames] == [3 * 160, 4 * 160]
+    assert dec.lost_frames == 3 and dec.device_dropped == 3 and dec.epochs == 1
+
+
+def test_after_start_a_lost_first_frame_counts_as_lost() -> None:
+    dec = Decoder()
+    dec.expect_epoch()  # the host sent START; frames 0 and 1 never arrive
+    frames = dec.feed(encode_frame(AUDIO, 2, 0, 16000, 160, bytes(320)))
+    assert frames[0].stream_sample == 2 * 160 and frames[0].new_epoch
+    assert dec.lost_frames == 2

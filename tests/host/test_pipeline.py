@@ -7,7 +7,6 @@ import urllib.request
 
 import numpy as np
 import pytest
-
 from picomic.bus import AudioChunk
 from picomic.errors import LinkError
 from picomic.events import Event, StatusEvent, StreamEnd

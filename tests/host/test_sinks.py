@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from picomic.bus import AudioBus, AudioChunk
 from picomic.errors import ConfigError
 from picomic.sinks import AudioFile, JsonlWriter, Recorder, check_output_path
