@@ -1,0 +1,220 @@
+"""The hardware-in-the-loop suite: flashing, handshake and versions, a gap-free stream at the nominal rate
+measured against the host clock, a live signal, STOP back to a working REPL, reconnect after a reset, the
+doctor's verdict, and clear errors for a port that does not exist. Tests run in file order and each leaves
+the board running the picomic firmware, idle."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from hil_support import Target
+from picomic import boardfs, diagnosis, doctor, flash
+from picomic.bus import AudioBus
+from picomic.errors import LinkError
+from picomic.events import Discontinuity, Event
+from picomic.firmware import known_boards
+from picomic.protocol import VERSION
+from picomic.serial_source import SerialSource, StartSettings, probe_port
+from picomic.status import PipelineStatus
+
+RATE = 16000
+FRAME_MS = 10
+
+
+@dataclass
+class Run:
+    """A stream collected from the board: samples, sequence numbers, arrival times, status and events."""
+
+    status: PipelineStatus
+    pcm: list[np.ndarray] = field(default_factory=list)
+    seqs: list[tuple[int, int]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    source: SerialSource = field(init=False)
+
+    def emit(self, event: Event) -> None:
+        with self.lock:
+            self.events.append(event)
+
+
+def open_stream(port: str, **kw: object) -> tuple[Run, object]:
+    status = PipelineStatus()
+    bus = AudioBus(status)
+    listener = bus.subscribe("hil", maxsize=1 << 16)
+    run = Run(status)
+    settings = StartSettings(rate_hz=RATE, frame_ms=FRAME_MS)
+    run.source = SerialSource(port, start=settings, bus=bus, status=status, emit=run.emit, **kw)  # type: ignore[arg-type]
+    run.source.start()
+    return run, listener
+
+
+def collect(run: Run, listener: object, seconds: float, until: object = None) -> None:
+    """Receive for `seconds` (from the first chunk), or until `until()` is true; bounded either way."""
+    deadline = time.monotonic() + seconds + 5.0
+    first: float | None = None
+    while time.monotonic() < deadline:
+        if first is not None and time.monotonic() - first >= seconds:
+            return
+        if callable(until) and until():
+            return
+        chunk = listener.recv(timeout=0.1)  # type: ignore[attr-defined]
+        if chunk is None:
+            assert not run.source.finished, f"the stream ended early: {run.source.error}"
+            continue
+        now = time.monotonic()
+        first = first if first is not None else now
+        run.pcm.append(chunk.samples)
+        run.seqs.append((chunk.epoch, chunk.seq))
+        run.arrivals.append(now)
+        run.ends.append(chunk.stream_sample + len(chunk.samples))
+
+
+def mpremote(port: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume", *args],
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+
+
+def reboot(target: Target) -> dict[str, object]:
+    """`mpremote reset` and the INFO handshake once the board is back (the firmware runs again)."""
+    return boardfs.reset_and_handshake(target.port, "")
+
+
+# -------------------------------------------------------------------------------------------- flashing
+
+
+def test_flash_is_current_and_a_reflash_changes_nothing(target: Target) -> None:
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-m", "picomic.cli", "flash", "--port", target.port],
+                              capture_output=True, text=True, timeout=180)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert f"picomic {flash.firmware_version()} answers" in proc.stdout
+    assert "already up to date" in proc.stdout and "0 file(s), 0 bytes to copy" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------------- handshake
+
+
+def test_handshake_and_versions(target: Target) -> None:
+    result = probe_port(target.port)
+    info = result.get("info")
+    assert isinstance(info, dict), result
+    assert info["fw"] == flash.firmware_version() and info["proto"] == VERSION
+    assert info["board"] in known_boards() and info["streaming"] is False
+    assert isinstance(info["uid"], str) and len(info["uid"]) >= 8
+    assert info["defaults"]["rate"] == RATE and info["limits"]["max_payload"] == 24576  # type: ignore[index]
+    mpy = str(info["mpy"]).split(".")
+    assert len(mpy) == 3 and (int(mpy[0]), int(mpy[1])) >= (1, 23), info["mpy"]
+
+
+# --------------------------------------------------------------------------------------------- stream
+
+
+@pytest.fixture(scope="module")
+def stream(target: Target, stream_seconds: float) -> Run:
+    run, listener = open_stream(target.port, reconnect=False)
+    try:
+        collect(run, listener, stream_seconds)
+    finally:
+        run.source.stop()
+    return run
+
+
+def test_stream_has_no_gaps(stream: Run, stream_seconds: float) -> None:
+    snap = stream.status.snapshot()
+    assert snap["lost_frames"] == 0 and snap["crc_errors"] == 0 and snap["resyncs"] == 0, snap
+    assert snap["device_dropped"] == 0 and snap["i2s_overruns"] == 0 and snap["reconnects"] == 0, snap
+    epochs = {e for e, _ in stream.seqs}
+    seqs = [s for _, s in stream.seqs]
+    assert len(epochs) == 1 and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert stream.ends[-1] - stream.ends[0] == (len(seqs) - 1) * RATE * FRAME_MS // 1000
+    assert len(seqs) >= stream_seconds * 1000 / FRAME_MS * 0.98
+
+
+def test_stream_rate_within_0_1_percent_of_nominal(stream: Run, stream_seconds: float) -> None:
+    est = diagnosis.estimate_rate(np.asarray(stream.arrivals), np.asarray(stream.ends, np.int64), RATE)
+    assert est is not None and est.span_s >= stream_seconds * 0.9
+    assert abs(est.ppm) <= 1000, f"rate {est.rate_hz:.2f} Hz ({est.ppm:+.0f} ppm) against the host clock"
+
+
+def test_signal_is_alive(stream: Run) -> None:
+    x = np.concatenate(stream.pcm)
+    lv = diagnosis.measure_levels(x, RATE)
+    assert lv.constant is None and len(np.unique(x[: RATE * 2])) > 8, "stuck signal"
+    assert lv.floor_dbfs > diagnosis.INMP441_NOISE_DBFS - diagnosis.NOISE_MARGIN_DB, lv
+    assert lv.clip_fraction < diagnosis.CLIP_WARN and abs(lv.mean_fs) < diagnosis.DC_WARN, lv
+
+
+# ---------------------------------------------------------------------------------------- REPL, reset
+
+
+def test_stop_returns_to_a_working_repl(target: Target) -> None:
+    run, listener = open_stream(target.port, reconnect=False)
+    try:
+        collect(run, listener, 1.0)
+    finally:
+        run.source.stop()
+    assert run.pcm, "no audio before STOP"
+    proc = mpremote(target.port, "exec", "import sys; print('mp', sys.implementation.version[:3])")
+    assert proc.returncode == 0, proc.stderr
+    info = reboot(target)
+    assert proc.stdout.strip() == "mp " + repr(tuple(int(v) for v in str(info["mpy"]).split(".")))
+
+
+def test_reconnect_after_reset(target: Target) -> None:
+    if target.sim is None:  # real board: reset it while idle, the host finds it again and streams
+        info = reboot(target)
+        run, listener = open_stream(target.port, serial_number=str(info["uid"]) or None, reconnect=True)
+        try:
+            collect(run, listener, 2.0)
+        finally:
+            run.source.stop()
+        assert len(run.pcm) >= 150
+        return
+    run, listener = open_stream(target.port, reconnect=True, reconnect_timeout_s=15.0)
+    try:
+        collect(run, listener, 1.0)
+        target.sim.unplug()  # the USB link drops under a running stream and comes back
+        collect(run, listener, 15.0, until=lambda: run.status.reconnects >= 1 and run.seqs[-1][0] > run.seqs[0][0])
+        collect(run, listener, 1.0)
+    finally:
+        run.source.stop()
+    assert run.status.reconnects == 1
+    assert run.seqs[-1][0] == run.seqs[0][0] + 1, "no new epoch after the reconnect"
+    assert any(isinstance(e, Discontinuity) and e.reason == "reconnect" for e in run.events)  # type: ignore[attr-defined]
+    assert sum(1 for e, _ in run.seqs if e == run.seqs[-1][0]) >= 80, "little audio after the reconnect"
+
+
+# --------------------------------------------------------------------------------------------- doctor
+
+
+def test_doctor_says_healthy(target: Target) -> None:
+    args = argparse.Namespace(rate=RATE, frame_ms=FRAME_MS, gain=0, seconds=3.0, serial=None)
+    cap, info = doctor.capture(target.port, args)
+    diag = diagnosis.diagnose(cap)
+    assert diag.healthy(), [f"{f.severity}: {f.message}" for f in diag.findings]
+    assert info["fw"] == flash.firmware_version()
+
+
+# ------------------------------------------------------------------------------------- errors, no board
+
+
+@pytest.mark.parametrize("command", [["flash"], ["doctor"], ["record", "-", "--seconds", "1"]])
+def test_missing_port_is_a_clear_error(command: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "picomic.cli", *command, "--port", "/dev/ttyACM99"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == LinkError.exit_code, proc.stderr
+    assert proc.stderr.startswith("picomic: /dev/ttyACM99 not found") and "Traceback" not in proc.stderr
+
+
+def test_missing_port_from_python() -> None:
+    with pytest.raises(LinkError, match="not found — is the board plugged in"):
+        SerialSource("/dev/ttyACM99").start()
