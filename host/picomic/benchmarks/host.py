@@ -29,6 +29,7 @@ from ..status import PipelineStatus
 RATE_HZ = 16000
 SAMPLES = 160  # 10 ms
 READ_BYTES = 4096
+LISTENER_COUNTS = (1, 3, 8)
 _FIELDS = struct.Struct("<BBIIHHHHB")
 
 
@@ -98,15 +99,27 @@ def _decode_only(data: bytes) -> float:
     return time.perf_counter() - t0
 
 
-def throughput(frames: int = 20_000, repeats: int = 5) -> dict[str, object]:
+def throughput_samples(frames: int = 20_000, repeats: int = 5) -> dict[str, list[float]]:
+    """Per-repeat seconds for `frames` frames: `decode`, and `bus_N` / `naive_N` for N in 1, 3, 8 listeners.
+    Ours and the naive baseline alternate within each repeat, so machine noise hits both alike."""
     data = synth_stream(frames)
+    out: dict[str, list[float]] = {"decode": []}
+    for _ in range(repeats):
+        out["decode"].append(_decode_only(data))
+        for n in LISTENER_COUNTS:
+            out.setdefault(f"bus_{n}", []).append(_timed(data, n))
+            out.setdefault(f"naive_{n}", []).append(_timed(data, n, naive=True))
+    return out
+
+
+def throughput(frames: int = 20_000, repeats: int = 5) -> dict[str, object]:
+    secs = throughput_samples(frames, repeats)
     audio_s = frames * SAMPLES / RATE_HZ
     out: dict[str, object] = {"frames": frames, "repeats": repeats}
-    dec_s = statistics.median(_decode_only(data) for _ in range(repeats))
-    out["decode_only_frames_per_s"] = round(frames / dec_s)
-    for n in (1, 3, 8):
-        ours = statistics.median(_timed(data, n) for _ in range(repeats))
-        naive = statistics.median(_timed(data, n, naive=True) for _ in range(repeats))
+    out["decode_only_frames_per_s"] = round(frames / statistics.median(secs["decode"]))
+    for n in LISTENER_COUNTS:
+        ours = statistics.median(secs[f"bus_{n}"])
+        naive = statistics.median(secs[f"naive_{n}"])
         out[f"listeners_{n}"] = {
             "frames_per_s": round(frames / ours),
             "x_realtime": round(audio_s / ours),
@@ -162,6 +175,20 @@ def rss_growth(audio_s: float = 3600.0) -> dict[str, object]:
 def pty_latency(frames: int = 500) -> dict[str, object]:
     """Bytes written to a real pty at real-time pace (one 10 ms frame each 10 ms) → listener wake-up,
     the reader side opened with pyserial like a board. p50/p99/max in ms."""
+    lat = pty_latencies(frames)
+    if not lat:
+        return {"frames": frames, "delivered": 0}
+    return {
+        "frames": frames,
+        "delivered": len(lat),
+        "p50_ms": round(lat[len(lat) // 2], 3),
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3),
+        "max_ms": round(lat[-1], 3),
+    }
+
+
+def pty_latencies(frames: int = 500) -> list[float]:
+    """The delivery latencies (ms, sorted) of the frames that reached the listener (see `pty_latency`)."""
     master, slave = os.openpty()
     port = serial.Serial(os.ttyname(slave), timeout=0.05)
     src, (lis,) = _source(1)
@@ -198,16 +225,7 @@ def pty_latency(frames: int = 500) -> dict[str, object]:
     port.close()
     os.close(master)
     os.close(slave)
-    lat = sorted((w - s) * 1000 for s, w in zip(written, woke, strict=True) if w)
-    if not lat:
-        return {"frames": frames, "delivered": 0}
-    return {
-        "frames": frames,
-        "delivered": len(lat),
-        "p50_ms": round(lat[len(lat) // 2], 3),
-        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3),
-        "max_ms": round(lat[-1], 3),
-    }
+    return sorted((w - s) * 1000 for s, w in zip(written, woke, strict=True) if w)
 
 
 def run(quick: bool = False) -> dict[str, Any]:

