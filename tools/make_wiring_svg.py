@@ -74,9 +74,7 @@ def svg(profile: dict[str, object]) -> str:
         out.append(f'<line x1="140" y1="{y}" x2="420" y2="{y}" stroke="{colour}" stroke-width="3"/>')
         out.append(f'<text x="430" y="{y + 5}">{board}</text>')
         if note:
-            out.append(
-                f'<text x="280" y="{y - 6}" text-anchor="middle" font-size="11" fill="#555">{note}</text>'
-            )
+            out.append(f'<text x="280" y="{y - 6}" text-anchor="middle" font-size="11" fill="#555">{note}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -25,7 +25,8 @@ _BUSY_POLL_MS = const(2)
 _RX_BUDGET = const(32)  # stdin bytes looked at per streaming step
 _DRAIN_US = const(1000000)  # START waits at most this long for the previous stream's backlog
 _LED_US = const(500000)  # idle blink half-period
-_PONG = b'{"cmd": "PING", "ok": true}'
+_PONG = b'{"cmd": "PING", "ok": true, "streaming": true}'
+_PONG_IDLE = b'{"cmd": "PING", "ok": true, "streaming": false}'
 _PING = b"PING"
 
 
@@ -132,7 +133,8 @@ class App:
             if n == LONG:
                 self.reply(None, False, "line too long (max %d bytes)" % LINE_MAX)
             elif n == 4 and self._is_ping():
-                link.send(T_STATUS, _PONG, self._seq(), self.now())
+                # "streaming": false tells a host whose END frame was lost on the wire that the stream is over
+                link.send(T_STATUS, _PONG if self.streaming else _PONG_IDLE, self._seq(), self.now())
             elif n:
                 self.command(bytes(memoryview(link.line)[:n]))
 
@@ -161,7 +163,7 @@ class App:
         elif cmd == "INFO":
             self.link.send(T_INFO, json.dumps(self.info()).encode(), self._seq(), self.now())
         elif cmd == "PING":
-            self.reply(cmd, True)
+            self.reply(cmd, True, None, {"streaming": self.streaming})
         elif cmd == "STATS":
             self.reply(cmd, True, None, self.stats())
         elif cmd == "START":

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .benchmarks import device, host, report, stt, wire
+from .benchmarks import device, faults, host, report, soak, stt, wire
 from .benchmarks.report import Figure, Result, Target
 from .errors import ConfigError, PicomicError
 
@@ -217,8 +217,20 @@ ENTRIES: list[Entry] = [
             Figure("wer_extra_errors", "  streaming − batch word errors", "words", Target("<=", 2), digits=0),
         ),
     ),
-    # The reliability issue adds its `--faults` report here, e.g.
-    # Entry("faults", "loss/recovery under injected faults", _faults, (...), default=False)
+    Entry(
+        "faults",
+        "loss and recovery under injected faults (the fault table)",
+        faults.run,
+        faults.figures(),
+        default=False,
+    ),
+    Entry(
+        "soak",
+        "one hour of audio through the whole pipeline: RSS, leaks, counters",
+        soak.run,
+        soak.figures(),
+        default=False,
+    ),
 ]
 
 
@@ -239,6 +251,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", metavar="FILE", type=Path, help="write all figures and the machine info as JSON")
     p.add_argument("--plot", metavar="FILE.png", type=Path, help="latency and throughput plots (needs picomic[plot])")
     p.add_argument("--only", metavar="NAME,...", help=f"run only these entries: {', '.join(entry_names())}")
+    p.add_argument("--faults", action="store_true", help="the fault-injection table (same as --only faults)")
+    p.add_argument("--soak", action="store_true", help="the one-hour soak (same as --only soak)")
     p.set_defaults(func=bench_command)
 
 
@@ -305,7 +319,8 @@ def run_entries(entries: list[Entry], quick: bool, progress: Callable[[str], Non
 
 def bench_command(args: argparse.Namespace) -> int:
     """Run the selected entries, print the table, write --json/--plot; 1 when a figure misses its target."""
-    entries = _selected(args.only)
+    only = ",".join(filter(None, [args.only, "faults" if args.faults else "", "soak" if args.soak else ""]))
+    entries = _selected(only or None)
     json_path: Path | None = args.json
     plot_path: Path | None = args.plot
     if plot_path is not None:
@@ -333,6 +348,9 @@ def bench_command(args: argparse.Namespace) -> int:
         f"Python {info['python']}, {run.started}, {wall_s} s"
     )
     report.print_table(run.results, title)
+    fault_table = run.details.get("faults", {}).get("table")
+    if fault_table:
+        print(fault_table)
     if json_path is not None:
         doc = {
             "picomic_bench": 1,

@@ -205,6 +205,22 @@ class Listener:
         )
 
 
+BRIDGE_GAP_MS = 200
+"""Gaps up to this long (frames lost on the wire) are bridged with silence by the speech listeners."""
+
+
+def bridge_gap(expected: tuple[int, int] | None, rate_hz: int, chunk: AudioChunk) -> int | None:
+    """Samples of silence that bridge a short gap before `chunk` in the same epoch and rate (0: contiguous);
+    None when the jump is a real discontinuity (first chunk, new epoch, rate change, a long gap, a step back).
+    `expected` is (epoch, stream sample) just after the previous chunk."""
+    if expected is None or chunk.sample_rate != rate_hz or expected[0] != chunk.epoch:
+        return None
+    gap = chunk.stream_sample - expected[1]
+    if 0 <= gap <= BRIDGE_GAP_MS * rate_hz // 1000:
+        return gap
+    return None
+
+
 def _set_done(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from collections.abc import Callable
@@ -15,6 +16,37 @@ from .errors import PicomicError
 log = logging.getLogger("picomic")
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a duration in seconds, > 0 and finite (so a typo fails before any board starts)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return value
+
+
+def _partials_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of milliseconds: {text!r}") from None
+    if value < 100:
+        raise argparse.ArgumentTypeError(f"must be >= 100 ms (omit --partials to turn partials off), got {value}")
+    return value
+
+
+def _tcp_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a TCP port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0..65535; 0 picks a free one)")
+    return value
 
 
 def _add_source_arguments(p: argparse.ArgumentParser, *, default_sim: str | None = "demo") -> None:
@@ -54,7 +86,7 @@ def _add_speech_arguments(p: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--partials",
         nargs="?",
-        type=int,
+        type=_partials_ms,
         const=1000,
         metavar="MS",
         help="show partial transcripts during speech every MS milliseconds [1000]",
@@ -78,14 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="JSON Lines events on stdout instead of the live view")
     out.add_argument("--record", metavar="FILE", help="also record audio to FILE.wav or FILE.flac")
     out.add_argument("--transcript", metavar="FILE", help="also write transcript events to FILE.jsonl")
-    out.add_argument("--seconds", type=float, help="stop after this many seconds")
-    out.add_argument("--metrics-port", type=int, metavar="N", help="serve Prometheus metrics on 127.0.0.1:N")
+    out.add_argument("--seconds", type=_seconds, help="stop after this many seconds")
+    out.add_argument("--metrics-port", type=_tcp_port, metavar="N", help="serve Prometheus metrics on 127.0.0.1:N")
     out.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port [127.0.0.1]")
     p.set_defaults(func=commands.cmd_listen)
 
     p = sub.add_parser("record", help="record audio only (no VAD/STT) to a WAV/FLAC file, or - for raw PCM")
     p.add_argument("out", metavar="OUT", help="FILE.wav, FILE.flac, or - for s16le PCM on stdout")
-    p.add_argument("--seconds", type=float, help="stop after this many seconds (default: until END or Ctrl-C)")
+    p.add_argument("--seconds", type=_seconds, help="stop after this many seconds (default: until END or Ctrl-C)")
     _add_source_arguments(p, default_sim="demo")
     p.set_defaults(func=commands.cmd_record)
 

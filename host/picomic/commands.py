@@ -38,6 +38,14 @@ def start_settings(args: argparse.Namespace) -> StartSettings:
         raise ConfigError(str(exc)) from exc
 
 
+def check_source_args(args: argparse.Namespace) -> None:
+    """Validate stream settings and simulator options (signal, faults) before any model loads or board
+    starts, so a typo fails in a fraction of a second. Builds the SimBoard object without starting it."""
+    start_settings(args)
+    if args.sim is not None:
+        sim.sim_from_args(args, signal=str(demo_signal_path()) if args.sim == DEMO_SIGNAL else args.sim)
+
+
 @contextlib.contextmanager
 def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[SerialSource]:
     """A SerialSource on the given port, or on a simulated board started (and always stopped) here."""
@@ -102,18 +110,21 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
 
 def cmd_listen(args: argparse.Namespace) -> int:
     """Stream, show levels/VAD/transcripts live (or JSON Lines), optionally record; exit 0 at END."""
+    if args.record == "-":
+        raise ConfigError("listen --record - would mix raw audio into the view on stdout; use picomic record -")
+    check_source_args(args)
     if args.record:
         check_output_path(args.record)
     pipeline = Pipeline()
     writers: list[JsonlWriter] = []
-    if args.transcript:
-        writers.append(JsonlWriter(args.transcript))
-        pipeline.add_output(JsonOutput(writers[-1], TRANSCRIPT_EVENT_TYPES))
-    if args.record:
-        pipeline.add_consumer(Recorder(pipeline.bus, args.record, args.rate, 1))
-    _add_speech_consumers(args, pipeline)
-    metrics = _start_metrics(args, pipeline)
+    metrics = _start_metrics(args, pipeline)  # a busy port fails before a model loads or a board starts
     try:
+        if args.transcript:
+            writers.append(JsonlWriter(args.transcript))
+            pipeline.add_output(JsonOutput(writers[-1], TRANSCRIPT_EVENT_TYPES))
+        if args.record:
+            pipeline.add_consumer(Recorder(pipeline.bus, args.record, args.rate, 1))
+        _add_speech_consumers(args, pipeline)
         if args.json:
             writers.append(JsonlWriter(sys.stdout))
             pipeline.add_output(JsonOutput(writers[-1]))
@@ -151,6 +162,7 @@ def _exit_code(result: RunResult) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     """Record only: WAV/FLAC/raw PCM, a progress line on stderr, exit 0 at END, --seconds or Ctrl-C."""
     check_output_path(args.out)
+    check_source_args(args)
     pipeline = Pipeline()
     recorder = Recorder(pipeline.bus, args.out, args.rate, 1)
     pipeline.add_consumer(recorder)
@@ -202,7 +214,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from .stt import SttSettings, transcribe_file
 
     if not Path(args.file).is_file():
-        raise ConfigError(f"cannot read {args.file}: no such file")
+        why = "a folder" if Path(args.file).is_dir() else "not a regular file" if Path(args.file).exists() else None
+        raise ConfigError(f"cannot read {args.file}: {why or 'no such file'}; give a WAV/FLAC file")
     settings = SttSettings(model=args.model, language=args.language, partials_interval_ms=None, use_vad=not args.no_vad)
     writer = JsonlWriter(sys.stdout) if args.json else None
     for t in transcribe_file(args.file, settings):

@@ -25,6 +25,7 @@ from .protocol import (
     FRAME_TYPES,
     HEADER,
     HEADER_SIZE,
+    MAX_PAYLOAD,
     OVERHEAD,
     SYNC,
     VERSION,
@@ -117,6 +118,7 @@ class Decoder:
         self._timeline_end = 0  # stream sample just after the last audio frame
         self._pending_advance = 0
         self._epoch_ended = False  # an END closed the last epoch: its successor's frames 0.. are expected
+        self._foreign_headers = 0  # headers in a row that passed hcheck with another plausible version
 
     def counters(self) -> dict[str, int]:
         """The counters PipelineStatus also has (same names), for syncing deltas into it."""
@@ -212,10 +214,16 @@ class Decoder:
                 self._lose_sync(1)
                 continue
             if version != VERSION and 0 < version <= _MAX_PLAUSIBLE_VERSION:
-                raise FrameError(
-                    f"protocol version mismatch: the board speaks version {version}, this host speaks "
-                    f"version {VERSION} — update picomic (pip install -U picomic) or reflash (picomic flash)"
-                )
+                # Noise can make a header pass its 8-bit check with another version byte: only a whole frame
+                # with a good CRC, or 3 such headers in a row with no v1 frame between, prove a mismatch.
+                if length <= MAX_PAYLOAD and end - pos < OVERHEAD + length:
+                    return
+                self._foreign_headers += 1
+                if self._foreign_headers >= 3 or (length <= MAX_PAYLOAD and self._crc_ok(buf, pos, length)):
+                    raise FrameError(
+                        f"protocol version mismatch: the board speaks version {version}, this host speaks "
+                        f"version {VERSION} — update picomic (pip install -U picomic) or reflash (picomic flash)"
+                    )
             if version != VERSION or header_error(ftype, rate, samples, length, dropped, flags):
                 self.header_errors += 1
                 self._lose_sync(1)
@@ -227,6 +235,7 @@ class Decoder:
             with memoryview(buf) as view:
                 crc_ok = zlib.crc32(view[pos + 2 : body_end]) == CRC.unpack_from(buf, body_end)[0]
                 payload = bytes(view[pos + HEADER_SIZE : body_end]) if crc_ok else b""
+            self._foreign_headers = 0  # a v1 header that passed every check: evidence of protocol 1
             if not crc_ok:
                 self.crc_errors += 1
                 self._lose_sync(2)
@@ -236,6 +245,12 @@ class Decoder:
             self.bytes_without_frame = end - self._pos
             frame = Frame(FRAME_TYPES[ftype], seq, ts, rate, samples, dropped, flags, payload)
             out.append(self._place(frame))
+
+    @staticmethod
+    def _crc_ok(buf: bytearray, pos: int, length: int) -> bool:
+        body_end = pos + HEADER_SIZE + length
+        with memoryview(buf) as view:
+            return bool(zlib.crc32(view[pos + 2 : body_end]) == CRC.unpack_from(buf, body_end)[0])
 
     def _unwrap_ts(self, raw: int) -> int:
         if self._last_raw_ts is None:

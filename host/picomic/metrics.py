@@ -93,7 +93,8 @@ class MetricsServer:
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
             raise ConfigError(
-                f"cannot serve metrics on {host}:{port}: {exc.strerror}; choose another --metrics-port"
+                f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; "
+                "choose another --metrics-port (or a local --metrics-host)"
             ) from exc
         self.port = int(self._server.server_port)
 

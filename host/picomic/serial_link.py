@@ -24,6 +24,7 @@ MICROPYTHON_PID = 0x0005
 READ_TIMEOUT_S = 0.05
 REPLY_TIMEOUT_S = 1.5
 SOFT_RESET_WAIT_S = 2.0
+INFO_ATTEMPTS = 3  # INFO is asked again when its reply was damaged on the wire (CRC error)
 GARBAGE_BYTES = 8192
 """Bytes without a frame after which a handshake gives up early."""
 REPL_MARKERS = (b">>> ", b"raw REPL", b"MicroPython v", b"Traceback (most recent call last)")
@@ -52,6 +53,11 @@ class StartSettings:
             (0 <= self.gain <= 8, f"gain must be 0..8 bits, got {self.gain}"),
             (self.bits in (16, 24), f"bits must be 16 or 24, got {self.bits}"),
             (self.channels in (1, 2), f"channels must be 1 or 2, got {self.channels}"),
+            (
+                self.rate_hz * self.frame_ms % 1000 == 0,
+                f"rate × frame length must be whole samples: {self.rate_hz} Hz × {self.frame_ms} ms is not; "
+                "choose e.g. --frame-ms 10 or 20",
+            ),
         )
         for ok, message in checks:
             if not ok:
@@ -105,9 +111,9 @@ def open_error(path: str, exc: BaseException) -> LinkError:
             "sudo usermod -aG dialout $USER (then log out and in)"
         )
     if code in _BUSY or "exclusively lock" in str(exc):
-        return LinkError(
-            f"{path} is busy — another program (mpremote, a serial monitor, picomic) has it open"
-        )
+        return LinkError(f"{path} is busy — another program (mpremote, a serial monitor, picomic) has it open")
+    if os.path.isdir(path) or code == errno.ENOTTY or "Inappropriate ioctl" in str(exc):
+        return LinkError(f"{path} is not a serial port — give the board's port (`picomic devices` lists boards)")
     if code in _MISSING or not os.path.exists(path):
         return LinkError(f"{path} not found — is the board plugged in? (`picomic devices` lists boards)")
     return LinkError(f"cannot open {path}: {exc}")
@@ -156,7 +162,8 @@ def _drain(ser: Any, quiet_s: float = 0.1, limit_s: float = 1.0) -> None:
 def request_info(ser: Any, path: str, *, allow_repl_reset: bool = True) -> dict[str, object]:
     """STOP (a no-op when idle) then INFO; the INFO dict. A MicroPython REPL instead of the firmware gets
     Ctrl-C, Ctrl-B, Ctrl-D (soft reset runs main.py) and one more try (DECISIONS 1)."""
-    for attempt in (1, 2):
+    repl_reset = not allow_repl_reset
+    for _attempt in range(INFO_ATTEMPTS):
         ser.reset_input_buffer()
         ser.write(b"\r\n" + encode_command("STOP") + encode_command("INFO"))
         raw = bytearray()
@@ -171,24 +178,30 @@ def request_info(ser: Any, path: str, *, allow_repl_reset: bool = True) -> dict[
                     f"this host speaks version {VERSION} — run picomic flash (or update picomic)"
                 )
             return info
-        if _is_repl(bytes(raw)) and attempt == 1 and allow_repl_reset:
-            ser.write(b"\r\x03\x03")  # Ctrl-C: stop a running program
-            time.sleep(0.1)
-            ser.write(b"\x02")  # Ctrl-B: friendly REPL (leave raw REPL)
-            time.sleep(0.1)
-            ser.write(b"\x04")  # Ctrl-D: soft reset, which runs main.py
-            time.sleep(0.2)
-            _drain(ser, quiet_s=0.3, limit_s=SOFT_RESET_WAIT_S)
+        if _is_repl(bytes(raw)) and not repl_reset:
+            repl_reset = True
+            _soft_reset(ser)
             continue
+        if dec.crc_errors or dec.frames:
+            continue  # picomic frames, but the INFO reply was damaged on the wire: ask again
         raise _no_firmware(path, bytes(raw), dec)
-    raise FrameError(f"no picomic firmware on {path} — run picomic flash")  # pragma: no cover
+    raise FrameError(f"no intact INFO reply from {path} after {INFO_ATTEMPTS} tries — check the USB cable and hub")
+
+
+def _soft_reset(ser: Any) -> None:
+    """Ctrl-C (stop a running program), Ctrl-B (friendly REPL), Ctrl-D (soft reset runs main.py)."""
+    ser.write(b"\r\x03\x03")
+    time.sleep(0.1)
+    ser.write(b"\x02")
+    time.sleep(0.1)
+    ser.write(b"\x04")
+    time.sleep(0.2)
+    _drain(ser, quiet_s=0.3, limit_s=SOFT_RESET_WAIT_S)
 
 
 def _no_firmware(path: str, raw: bytes, dec: Decoder) -> FrameError | DeviceError:
     if _is_repl(raw):
-        return FrameError(
-            f"no picomic firmware on {path}: it answers with a MicroPython REPL — run picomic flash"
-        )
+        return FrameError(f"no picomic firmware on {path}: it answers with a MicroPython REPL — run picomic flash")
     if raw:
         sample = raw[:24].hex(" ")
         return FrameError(
@@ -198,18 +211,24 @@ def _no_firmware(path: str, raw: bytes, dec: Decoder) -> FrameError | DeviceErro
     return DeviceError(f"no answer from the board on {path} — press its reset button or run picomic flash")
 
 
+def _start_answer(f: DecodedFrame) -> bool:
+    """START's STATUS reply, or (when that reply was lost to a wire error) the epoch's first audio."""
+    if f.frame.type is FrameType.AUDIO:
+        return True
+    return f.frame.type is FrameType.STATUS and f.frame.json().get("cmd") == "START"
+
+
 def send_start(ser: Any, dec: Decoder, settings: StartSettings) -> list[DecodedFrame]:
     """START; wait for its STATUS reply; return the frames that followed it (first audio). DeviceError if
     the board refuses, with its message."""
     dec.expect_epoch()
     ser.write(settings.command())
     raw = bytearray()
-    reply, rest = _read_until(
-        ser, dec, lambda f: f.type is FrameType.STATUS and f.frame.json().get("cmd") == "START",
-        REPLY_TIMEOUT_S, raw,
-    )  # fmt: skip
+    reply, rest = _read_until(ser, dec, _start_answer, REPLY_TIMEOUT_S, raw)
     if reply is None:
         raise DeviceError("the board did not answer START — press its reset button or run picomic flash")
+    if reply.frame.type is FrameType.AUDIO:  # the reply was damaged on the wire, but audio flows: started
+        return [reply, *rest]
     body = reply.frame.json()
     if not body.get("ok"):
         raise DeviceError(f"the board refused START: {body.get('error', 'no reason given')}")

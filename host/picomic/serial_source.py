@@ -10,6 +10,7 @@ the stream timeline by the host-measured gap so stream time keeps pace with real
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -23,7 +24,7 @@ from .clock import ClockMapper
 from .decoder import DecodedFrame, Decoder
 from .errors import LinkError, PicomicError
 from .events import DeviceInfo, Discontinuity, ErrorEvent, Event, StreamEnd
-from .protocol import FrameType, encode_command
+from .protocol import Flags, FrameType, encode_command
 from .serial_link import (
     StartSettings,
     find_port,
@@ -36,12 +37,19 @@ from .status import PipelineStatus
 
 __all__ = ["SerialSource", "StartSettings", "list_boards"]
 
+log = logging.getLogger(__name__)
+
 PING_INTERVAL_S = 0.5
 SILENCE_LIMIT_S = 3.0
 """No byte for this long while streaming: the link is treated as lost (firmware hung or port dead)."""
 GARBAGE_LIMIT_BYTES = 65536
 """This many bytes without a valid frame while streaming: the board is not sending picomic frames."""
-RECONNECT_BACKOFF_S = (0.1, 0.2, 0.5, 1.0)
+RECONNECT_BACKOFF_S = (0.05, *(0.1,) * 9, 0.2, 0.5, 1.0)
+"""Waits between reconnect attempts: every 100 ms for the first second (a replugged board is back fast),
+then backing off to 1 s."""
+DEVICE_SETTLE_SAMPLES = 4096
+"""The firmware discards this many sample frames after START (docs/protocol.md): a new epoch's first sample
+is captured that much later than the START, which the timeline advance after a reconnect includes."""
 STOP_DRAIN_S = 1.0
 
 
@@ -67,8 +75,8 @@ class SerialSource:
         port_factory: Callable[..., Any] = serial.Serial,
     ) -> None:
         self.settings = start or StartSettings()
-        self.bus = bus or AudioBus(status)
         self.status = status or PipelineStatus()
+        self.bus = bus or AudioBus(self.status)  # its listeners show in this status (dropped_chunks)
         self._requested_port = port
         self._serial_number = serial_number
         self._emit = emit or _ignore
@@ -93,6 +101,7 @@ class SerialSource:
         self._last_end_ms: float | None = None  # host time just after the last sample delivered
         self._last_byte_s = time.monotonic()
         self._uid: str | None = None  # the board's machine.unique_id (its USB serial number)
+        self._advance = 0  # samples the timeline advances at the next epoch (set on reconnect)
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -140,7 +149,8 @@ class SerialSource:
             self.decoder.reset_buffer()
             if self._last_end_ms is not None:  # a lost span: keep stream time = real time
                 gap_ms = time.monotonic() * 1000.0 - self._last_end_ms
-                self.decoder.advance_timeline(max(0, round(gap_ms * self.settings.rate_hz / 1000.0)))
+                self._advance = max(0, round(gap_ms * self.settings.rate_hz / 1000.0)) + DEVICE_SETTLE_SAMPLES
+                self.decoder.advance_timeline(self._advance)
             pending = send_start(ser, self.decoder, self.settings)
         except BaseException:
             ser.close()
@@ -222,11 +232,7 @@ class SerialSource:
             elif f.type is FrameType.END:
                 self._end(f)
             elif f.type is FrameType.STATUS:
-                body = f.frame.json()
-                if not body.get("ok"):
-                    self._emit(
-                        ErrorEvent(f"the board: {body.get('cmd', '?')} failed: {body.get('error', '?')}")
-                    )
+                self._status_reply(f.frame.json())
             elif f.type is FrameType.INFO:
                 self._emit(DeviceInfo(f.frame.json()))
         self._sync_status()
@@ -243,18 +249,32 @@ class SerialSource:
         if f.new_epoch:
             self.clock.reset(keep_drift=True)
         if f.lost_before:
+            log.debug("gap: %d frame(s) lost before seq %d (device dropped %d)", f.lost_before, f.seq, fr.dropped)
             self._emit(Discontinuity("gap", f.lost_before, f.lost_before * fr.samples / rate, f.epoch))
+        if fr.flags & Flags.I2S_OVERRUN:
+            log.info("the board flagged an I2S overrun at seq %d: audio was lost before it was captured", f.seq)
         self.clock.observe(f.ts_us + fr.samples * 1_000_000 // rate, now_ms)
         chunk = AudioChunk(
             f.seq, self.clock.to_host_ms(f.ts_us), rate, fr.pcm(), f.stream_sample, f.epoch, fr.flags
         )
         self.bus.publish(chunk)
 
+    def _status_reply(self, body: dict[str, object]) -> None:
+        if not body.get("ok"):
+            self._emit(ErrorEvent(f"the board: {body.get('cmd', '?')} failed: {body.get('error', '?')}"))
+        elif body.get("cmd") == "PING" and body.get("streaming") is False and not self._finished.is_set():
+            # the board is idle, so its END frame was lost on the wire: the stream is over all the same
+            log.info("the board is idle although no END arrived (lost on the wire): the stream is over")
+            self._emit(ErrorEvent("the board stopped streaming; its END frame was lost on the wire"))
+            self._emit(StreamEnd("end_lost"))
+            self._finished.set()
+
     def _end(self, f: DecodedFrame) -> None:
         body = f.frame.json()
         if f.lost_before:  # frames lost at the tail of the epoch
             gap_s = f.lost_before * self.settings.frame_ms / 1000.0
             self._emit(Discontinuity("gap", f.lost_before, gap_s, f.epoch))
+        log.info("the board ended the stream: %s (%s)", body.get("reason", "stop"), body)
         self._emit(StreamEnd(str(body.get("reason", "stop"))))
         self._finished.set()
 
@@ -262,10 +282,13 @@ class SerialSource:
         now = self.decoder.counters()
         deltas = {k: v - self._synced[k] for k, v in now.items() if v != self._synced[k]}
         if deltas:
+            if "crc_errors" in deltas or "resyncs" in deltas:
+                log.debug("link errors: +%d CRC, +%d resyncs", deltas.get("crc_errors", 0), deltas.get("resyncs", 0))
             self.status.add_many(deltas)
             self._synced = now
 
     def _fail(self, exc: PicomicError) -> None:
+        log.debug("stream failed: %s", exc)
         self.error = exc
         self._emit(ErrorEvent(str(exc)))
         if self._on_fatal is not None:
@@ -281,6 +304,7 @@ class SerialSource:
         self._sync_status()
         if not self._reconnect:
             raise LinkError(f"{why} — reconnect is off")
+        log.info("%s — waiting for it to come back", why)
         self._emit(ErrorEvent(f"{why} — waiting for it to come back"))
         lost_at_ms = time.monotonic() * 1000.0
         deadline = None if self._reconnect_timeout_s is None else time.monotonic() + self._reconnect_timeout_s
@@ -298,6 +322,7 @@ class SerialSource:
                 self.path = path
                 pending = self._connect()
             except PicomicError as exc:
+                log.debug("reconnect attempt %d to %s failed: %s", attempt, path, exc)
                 if attempt % 10 == 1:
                     self._emit(ErrorEvent(f"reconnecting to {path}: {exc}"))
                 continue
@@ -314,7 +339,10 @@ class SerialSource:
 
     def _reconnected(self, lost_at_ms: float, epoch: int, pending: list[DecodedFrame]) -> None:
         self.status.add("reconnects")
-        gap_s = (time.monotonic() * 1000.0 - (self._last_end_ms or lost_at_ms)) / 1000.0
+        gap_s = self._advance / self.settings.rate_hz
+        if self._last_end_ms is None:  # nothing was delivered before the link died
+            gap_s = (time.monotonic() * 1000.0 - lost_at_ms) / 1000.0
+        log.info("reconnected to %s: stream timeline advanced %.3f s", self.path, gap_s)
         self._emit(DeviceInfo(self.info))
         self._emit(Discontinuity("reconnect", 0, gap_s, epoch))
         self._handle(pending)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal as signal_mod
@@ -85,10 +86,11 @@ class SimBoard:
     ) -> None:
         _check_rate("ber", ber)
         _check_rate("drop_bytes", drop_bytes)
-        if unplug_at is not None and unplug_at < 0:
-            raise ConfigError(f"--unplug-at must be >= 0 seconds, got {unplug_at}")
-        if overrun_at is not None and overrun_at < 0:
-            raise ConfigError(f"--overrun-at must be >= 0 seconds, got {overrun_at}")
+        for name, value in (("--unplug-at", unplug_at), ("--overrun-at", overrun_at)):
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be >= 0 seconds, got {value}")
+        if noise_floor_dbfs is not None and not -140.0 <= noise_floor_dbfs <= 0.0:
+            raise ConfigError(f"--noise-floor must be within -140..0 dBFS (INMP441: -87), got {noise_floor_dbfs}")
         if not -10000.0 <= drift_ppm <= 10000.0:
             raise ConfigError(f"--drift-ppm must be within ±10000, got {drift_ppm}")
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
@@ -390,6 +392,7 @@ class _Relay(threading.Thread):
         self._unplug = threading.Event()
         self._last_rx = time.monotonic()
         self._scan = b""
+        self._armed = False  # wire faults on: the audio stream of this plug-in has begun
         os.set_blocking(board_fd, False)
         self._plug()
 
@@ -405,6 +408,8 @@ class _Relay(threading.Thread):
         os.replace(tmp, self.link)
 
     def _unplug_now(self) -> None:
+        self._armed = False
+        self._scan = b""
         with contextlib.suppress(FileNotFoundError):
             self.link.unlink()
         for fd in (self.b_master, self.b_slave):
@@ -487,15 +492,19 @@ class _Relay(threading.Thread):
         if not data:
             return
         self._last_rx = time.monotonic()
-        if self.sim.first_audio_s is None:
+        if not self._armed:
             self._look_for_audio(data)
         if not discard:
-            self.to_host += self._corrupt(data)
+            self.to_host += self._corrupt(data) if self._armed else data
 
     def _look_for_audio(self, data: bytes) -> None:
+        """Wire faults start with the audio stream of each plug-in (the INFO/START handshake stays clean:
+        a fault run measures the stream; at BER 1e-3 a 450-byte INFO reply would almost never survive)."""
         scan = self._scan + data
         if _AUDIO_HEAD in scan:
-            self.sim._saw_audio()
+            self._armed = True
+            if self.sim.first_audio_s is None:
+                self.sim._saw_audio()
         self._scan = scan[-3:]
 
     def _read_host(self) -> None:

@@ -38,6 +38,14 @@ def check_output_path(path: str) -> Path | None:
         raise ConfigError(f"cannot record to {path}: folder {p.parent} does not exist")
     if p.is_dir():
         raise ConfigError(f"cannot record to {path}: it is a folder")
+    existed = p.exists()
+    try:  # fail now, not after the board started: can we create or overwrite it?
+        with open(p, "ab"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot record to {path}: {exc.strerror or exc}; choose a writable place") from exc
+    if not existed:
+        p.unlink(missing_ok=True)
     return p
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .bus import AudioBus, AudioChunk
+from .bus import AudioBus, AudioChunk, bridge_gap
 from .errors import ConfigError
 from .events import ErrorEvent, Event, Transcript
 from .models import load_whisper, resolve_model
@@ -77,13 +77,9 @@ class SttSettings:
         if self.beam_size < 1:
             raise ValueError(f"STT beam_size must be >= 1, got {self.beam_size}")
         if self.partials_interval_ms is not None and self.partials_interval_ms < 100:
-            raise ValueError(
-                f"partials_interval_ms must be >= 100 (or None: off), got {self.partials_interval_ms}"
-            )
+            raise ValueError(f"partials_interval_ms must be >= 100 (or None: off), got {self.partials_interval_ms}")
         if not 1.0 <= self.max_utterance_s <= 28.0:
-            raise ValueError(
-                f"max_utterance_s must be 1..28 s (Whisper sees 30 s), got {self.max_utterance_s}"
-            )
+            raise ValueError(f"max_utterance_s must be 1..28 s (Whisper sees 30 s), got {self.max_utterance_s}")
         if not 1.0 <= self.window_s <= 28.0:
             raise ValueError(f"window_s must be 1..28 s, got {self.window_s}")
         for name in ("end_pad_ms", "ring_s", "flush_timeout_s"):
@@ -179,8 +175,14 @@ class SttListener:
             self.worker.close(timeout_s=1.0)
 
     def _on_chunk(self, chunk: AudioChunk) -> None:
-        if self._expected != (chunk.epoch, chunk.stream_sample) or chunk.sample_rate != self._rate_hz:
+        gap = bridge_gap(self._expected, self._rate_hz, chunk)
+        if gap is None:
             self._discontinuity(chunk)
+        elif gap:  # a few frames lost on the wire: bridge with silence, the utterance goes on
+            silence = np.zeros(gap, np.int16)
+            self._ring.append(
+                silence.astype(np.float32) if self._resampler is None else self._resampler.process(silence)
+            )
         self._expected = (chunk.epoch, chunk.stream_sample + chunk.num_samples)
         # Resampled output is delay-compensated: 16 kHz position p is input time p / 16000 s.
         self._ring.anchor(chunk.stream_sample * TARGET_RATE_HZ // chunk.sample_rate, chunk.ts_ms)
@@ -364,9 +366,7 @@ def transcribe_file(
     return sorted(found, key=lambda t: t.start_s)
 
 
-def feed_chunks(
-    bus: AudioBus, pcm: np.ndarray, rate_hz: int, *, chunk_ms: int = 32, realtime: bool = False
-) -> None:
+def feed_chunks(bus: AudioBus, pcm: np.ndarray, rate_hz: int, *, chunk_ms: int = 32, realtime: bool = False) -> None:
     """Publish int16 `pcm` as AudioChunks, then close the bus. `realtime`: paced like a live source (host
     capture times are real); else as fast as the listeners keep up (never overflowing their queues)."""
     n = max(1, rate_hz * chunk_ms // 1000)

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from .bus import AudioBus, AudioChunk
+from .bus import AudioBus, AudioChunk, bridge_gap
 from .errors import ModelError
 from .events import ErrorEvent, Event, VadEvent
 from .resample import TARGET_RATE_HZ, Resampler16k
@@ -74,8 +74,7 @@ class VadSettings:
                 raise ValueError(f"VAD {name} must be >= 0 ms, got {getattr(self, name)}")
         if self.window_samples != 512:
             raise ValueError(
-                f"Silero v6 at 16 kHz takes 512-sample windows; set window_samples=512, "
-                f"not {self.window_samples}"
+                f"Silero v6 at 16 kHz takes 512-sample windows; set window_samples=512, not {self.window_samples}"
             )
 
 
@@ -182,12 +181,7 @@ class StreamingVad:
             if self._confirmed:
                 edges.append(SpeechEdge("end", self._silence_start))
             self._in_speech = False
-        if (
-            self._silence_start is not None
-            and self._in_speech
-            and self._confirmed
-            and not self._tentative_sent
-        ):
+        if self._silence_start is not None and self._in_speech and self._confirmed and not self._tentative_sent:
             silent_ms = (w_end - self._silence_start) * 1000 // TARGET_RATE_HZ
             if silent_ms >= s.tentative_end_ms:
                 self._tentative_sent = True
@@ -274,8 +268,16 @@ class VadListener:
                 cb(SpeechEdge("closed", self._vad.position))
 
     def _on_chunk(self, chunk: AudioChunk) -> None:
-        if self._expected != (chunk.epoch, chunk.stream_sample) or chunk.sample_rate != self._rate_hz:
+        gap = bridge_gap(self._expected, self._rate_hz, chunk)
+        if gap is None:
             self._discontinuity(chunk)
+        elif gap:  # a few frames lost on the wire: silence keeps positions right without ending speech
+            silence = np.zeros(gap, np.int16)
+            self._deliver(
+                self._vad.process(
+                    silence.astype(np.float32) if self._resampler is None else self._resampler.process(silence)
+                )
+            )
         self._expected = (chunk.epoch, chunk.stream_sample + chunk.num_samples)
         audio = chunk.float32() if self._resampler is None else self._resampler.process(chunk.samples)
         if audio.ndim == 2:

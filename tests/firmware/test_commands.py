@@ -38,10 +38,10 @@ def test_info_ping_stats(fw: FirmwareBuild) -> None:
     assert info["proto"] == 1 and info["ticks_bits"] == 30 and info["streaming"] is False
     assert info["defaults"] == {"rate": 16000, "frame_ms": 10, "gain": 0, "bits": 16, "channels": 1}
     assert info["limits"]["max_payload"] == 24576  # type: ignore[index]
-    assert frames[1].json() == {"cmd": "PING", "ok": True}
+    assert frames[1].json() == {"cmd": "PING", "ok": True, "streaming": False}
     stats = frames[2].json()
     assert stats["ok"] is True and stats["streaming"] is False and stats["frames"] == 0
-    assert frames[3].json() == {"cmd": "PING", "ok": True}
+    assert frames[3].json() == {"cmd": "PING", "ok": True, "streaming": False}
     assert all(f.rate_hz == 0 and f.samples == 0 and f.flags == 0 and f.dropped == 0 for f in frames)
 
 
@@ -79,7 +79,7 @@ def test_bad_commands_get_status_errors_and_device_stays_responsive(fw: Firmware
         assert message in str(reply["error"]), (line, reply)
     too_long = replies[len(BAD)]
     assert too_long == {"cmd": None, "ok": False, "error": "line too long (max 128 bytes)"}
-    assert replies[-2] == {"cmd": "PING", "ok": True}
+    assert replies[-2] == {"cmd": "PING", "ok": True, "streaming": False}
     assert replies[-1]["cmd"] == "START" and replies[-1]["ok"] is True
     assert any(f.type == AUDIO for f in frames)  # still works after all that
 

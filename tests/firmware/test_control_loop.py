@@ -123,4 +123,4 @@ def test_host_silence_ends_the_stream(board: Board) -> None:
     assert got[-1].json()["reason"] == "host_silent"
     assert 2.8 <= elapsed <= 6.0
     board.send(b"PING\n")  # back in the idle loop, still answering
-    assert board.until(_is(STATUS, "PING"))[-1].json() == {"cmd": "PING", "ok": True}
+    assert board.until(_is(STATUS, "PING"))[-1].json() == {"cmd": "PING", "ok": True, "streaming": False}

@@ -170,6 +170,8 @@ class FakeBoard:
                 self._streaming = False
                 self._end("stop")
             self.write(self._status({"cmd": "STOP", "ok": True}))
+        elif name == "PING":
+            self.write(self._status({"cmd": "PING", "ok": True, "streaming": self._streaming}))
         else:
             self.write(self._status({"cmd": name, "ok": True}))
 

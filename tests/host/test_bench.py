@@ -63,9 +63,12 @@ def test_registry_lists_every_figure_of_the_issue() -> None:
     promises = {"copies.copies_per_chunk", "device.alloc_bytes_per_frame", "rss.rss_growth_mb", "host.fps_3"}
     targets = {f"{e.name}.{f.id}": f.target for e in bench.ENTRIES for f in e.figures}
     assert all(targets[p] is not None for p in promises)
-    assert all(e.default for e in bench.ENTRIES)  # opt-in entries (--faults) come later
+    opt_in = {e.name for e in bench.ENTRIES if not e.default}
+    assert opt_in == {"faults", "soak"}  # long reports run only when asked for (--faults, --soak)
+    assert [e.name for e in bench._selected(None)] == [e.name for e in bench.ENTRIES if e.default]
     args = _parse("--quick", "--only", "wire,device", "--json", "x.json")
     assert args.func is bench.bench_command and args.quick and args.only == "wire,device"
+    assert _parse("--faults").faults and _parse("--soak").soak
 
 
 def test_wire_overhead_and_budget_shares_are_exact() -> None:

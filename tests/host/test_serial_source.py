@@ -88,6 +88,16 @@ def test_stream_until_end(board_factory: object) -> None:
     assert src.info["fw"] == "0.1.0"
 
 
+def test_a_lost_end_is_noticed_from_the_idle_ping_reply(board_factory: object) -> None:
+    board = board_factory(frames=30, frame_interval_s=0.005, end_reason=None)  # type: ignore[operator]
+    src, listener, events, _status = make_source(board)
+    src.start()
+    assert src.wait(timeout=5)  # the next PING (≤ 1 s) says "streaming": false
+    src.stop()
+    assert len(drain(listener)) == 30
+    assert [e.reason for e in events.of(StreamEnd)] == ["end_lost"]  # type: ignore[attr-defined]
+
+
 def test_stop_sends_stop_and_delivers_the_end(board_factory: object) -> None:
     board = board_factory(frames=0, frame_interval_s=0.01)  # type: ignore[operator]
     src, listener, events, _ = make_source(board)
