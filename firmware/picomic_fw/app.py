@@ -24,7 +24,9 @@ _IDLE_POLL_MS = const(100)
 _BUSY_POLL_MS = const(2)
 _RX_BUDGET = const(32)  # stdin bytes looked at per streaming step
 _DRAIN_US = const(1000000)  # START waits at most this long for the previous stream's backlog
-_LED_US = const(500000)  # idle blink half-period
+_LED_US = const(500000)  # idle blink half-period (LED: slow blink idle, steady on streaming)
+_LED_ERR_US = const(100000)  # fast blink half-period after an error (a refused START, an I2S failure)
+_ERR_SHOW_US = const(3000000)  # how long the fast blink shows an error
 _PONG = b'{"cmd": "PING", "ok": true, "streaming": true}'
 _PONG_IDLE = b'{"cmd": "PING", "ok": true, "streaming": false}'
 _PING = b"PING"
@@ -55,6 +57,8 @@ class App:
         self.epochs = 0
         self.last_rx = 0
         self.led_t = 0
+        self.err = False  # an error to show on the LED (fast blink) since err_t
+        self.err_t = 0
         self.led_on = 0
 
     def now(self):
@@ -98,7 +102,8 @@ class App:
         if link.broken and not link.pending():
             link.broken = False
         now = self.now()
-        if (now - self.led_t) & MASK30 >= _LED_US:
+        period = _LED_ERR_US if self.err and (now - self.err_t) & MASK30 < _ERR_SHOW_US else _LED_US
+        if (now - self.led_t) & MASK30 >= period:
             self.led_t = now
             self._led(self.led_on ^ 1)
         if self.wdt:
@@ -199,20 +204,26 @@ class App:
 
     # ---- streaming state
 
+    def _error(self, cmd, message):
+        # A refused command: reply, and show it on the LED (fast blink for a few seconds).
+        self.err = True
+        self.err_t = self.now()
+        self.reply(cmd, False, message)
+
     def start(self, args):
         if self.streaming:
             self.reply("START", False, "already streaming")
             return
         cfg, err = parse_start(args, self.defaults)
         if err is not None:
-            self.reply("START", False, err)
+            self._error("START", err)
             return
         self._drain()
         try:
             ring = self._ring_for(cfg)
             i2s = self.make_i2s(cfg["rate"], 32 if cfg["bits"] == 24 else 16, cfg["channels"], self._ibuf(cfg))
         except Exception as e:  # a wrong pin or an I2S the port cannot make: report it, stay responsive
-            self.reply("START", False, "i2s: %s" % e)
+            self._error("START", "i2s: %s" % e)
             return
         self.cap = Capture(i2s, ring, cfg, self._ibuf(cfg), self.ticks)
         self.epochs += 1

@@ -115,6 +115,9 @@ class Decoder:
         self._last_raw_seq = 0
         self._last_raw_ts: int | None = None
         self._ts = 0
+        self._last_audio_ts = 0  # unwrapped device µs of the last audio frame's first sample
+        self.overrun_samples = 0
+        """Samples lost to I2S overruns (from the device clock's jump), placed on the timeline as a gap."""
         self._timeline_end = 0  # stream sample just after the last audio frame
         self._pending_advance = 0
         self._epoch_ended = False  # an END closed the last epoch: its successor's frames 0.. are expected
@@ -294,9 +297,22 @@ class Decoder:
         self.lost_frames += lost
         self._last_seq = seq
         self._last_raw_seq = raw
+        if frame.flags & _OVERRUN:
+            self._epoch_sample0 += self._overrun_hole(frame, ts, step)
+        self._last_audio_ts = ts
         sample = self._epoch_sample0 + (seq - self._epoch_seq0) * self._samples_per_frame
         self._timeline_end = sample + frame.samples
         return DecodedFrame(frame, seq, ts, self.epochs, sample, lost)
+
+    def _overrun_hole(self, frame: Frame, ts: int, step: int) -> int:
+        """Samples an I2S overrun lost before capture (no seq was skipped; the device clock jumped ahead):
+        the timeline makes room for them so stream time keeps pace with the device's clock."""
+        expected = self._last_audio_ts + step * self._samples_per_frame * 1_000_000 // frame.rate_hz
+        hole = (ts - expected) * frame.rate_hz // 1_000_000
+        if hole <= 0:
+            return 0
+        self.overrun_samples += hole
+        return hole
 
     def _next_seq(self, raw: int) -> int:
         """Unwrap a non-audio frame's seq (the next audio seq number) against the current epoch."""
@@ -318,5 +334,6 @@ class Decoder:
         sample = base + (seq - self._epoch_seq0) * frame.samples
         self._last_seq = seq
         self._last_raw_seq = seq
+        self._last_audio_ts = ts
         self._timeline_end = sample + frame.samples
         return DecodedFrame(frame, seq, ts, self.epochs, sample, lost, new_epoch=True)

@@ -3,9 +3,12 @@
     SimBoard ──▶ build_firmware() ──copy──▶ <tmp>/flash  (main.py, board.json, picomic_fw/*.mpy or .py)
     micropython -i main.py  (cwd = flash; MICROPYPATH puts picomic/simboard/ — machine, time — on sys.path)
         stdin/stdout = pty A slave (raw; stdout O_NONBLOCK so a stalled host means short writes)
-        machine.I2S ──unix socket──▶ signal server thread (renders INMP441 words, picomic.signals)
-    relay thread: pty A master ⇄ pty B master, board→host faults (bit errors, byte drops), unplug/replug
+        machine.I2S ──unix socket──▶ SignalServer thread (renders INMP441 words, picomic.signals)
+    Relay thread: pty A master ⇄ pty B master, board→host faults (bit errors, byte drops), unplug/replug
     the host opens pty B's slave, through the stable symlink `port` (re-pointed after each replug)
+
+SignalServer and Relay live in picomic.simwire; this module owns the board process, its lifecycle and the
+`picomic sim` CLI.
 
 See docs/simulator.md for the semantics (settle, exact injection, drift, buffer drops, faults).
 """
@@ -19,7 +22,6 @@ import math
 import os
 import shutil
 import signal as signal_mod
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,22 +33,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-import numpy as np
-
 from .errors import ConfigError, DeviceError
 from .firmware import board_profile, build_firmware, micropython_exe, micropython_sys_mpy
-from .signals import MicOptions, Signal, StreamSignal, i2s_stream, parse_mic_fault, parse_signal
+from .signals import MicOptions, Signal, parse_mic_fault, parse_signal
+from .simwire import Relay, SignalServer
 
 SIMBOARD_DIR = Path(__file__).resolve().parent / "simboard"
 RESET_EXIT = 75
 """Exit status of the board process meaning "reboot me" (machine.reset(), watchdog)."""
-UNPLUG_S = 0.3
-"""How long the port stays gone during an unplug."""
-HOST_BUFFER = 4096
-"""Bytes the relay holds toward a host that does not read, on top of the kernel's pty buffer (which plays
-the host tty buffer of a real CDC ACM port); beyond that the board sees short writes."""
 _HEAP = {"RP2040": "384K", "RP2350": "768K"}  # ~2x the real heap: objects are twice as big on 64 bits
-_AUDIO_HEAD = b"\xa5\x5a\x01\x01"  # sync, version 1, type AUDIO: the relay notes the first one
 
 
 SIM_IBUF_S = 1.0
@@ -108,8 +103,8 @@ class SimBoard:
         self.first_audio_s: float | None = None
         """Seconds from start() to the first AUDIO frame header leaving the board (None: none yet)."""
         self.reboots = 0
-        self._server: _SignalServer | None = None
-        self._relay: _Relay | None = None
+        self._server: SignalServer | None = None
+        self._relay: Relay | None = None
         self._monitor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._fds: list[int] = []
@@ -138,12 +133,12 @@ class SimBoard:
         build = build_firmware(board=self.board, source=self.source, sys_mpy=sys_mpy)
         shutil.copytree(build.root, root / "flash")
         self._declare_ibuf(root / "flash" / "board.json")
-        self._server = _SignalServer(str(root / "i2s.sock"), self.signal, self.mic)
+        self._server = SignalServer(str(root / "i2s.sock"), self.signal, self.mic)
         self._write_config(root)
         a_master, a_slave = os.openpty()
         self._fds += [a_master, a_slave]
         tty.setraw(a_slave)
-        self._relay = _Relay(a_master, root / "port", self)
+        self._relay = Relay(a_master, root / "port", self)
         self._relay.start()
         self._server.start()
         self._a_slave = a_slave
@@ -285,11 +280,13 @@ class SimBoard:
         if self._relay is not None:
             self._relay.request_unplug()
 
-    def _replugged(self, path: str) -> None:
+    def replugged(self, path: str) -> None:
+        """The relay plugged the port back in at the pty `path` (simwire.WireBoard)."""
         if self._on_replug is not None:
             self._on_replug(path)
 
-    def _saw_audio(self) -> None:
+    def saw_audio(self) -> None:
+        """The relay saw an AUDIO frame header leave the board (simwire.WireBoard)."""
         if self.first_audio_s is None:
             self.first_audio_s = time.monotonic() - self.started_at
 
@@ -297,250 +294,6 @@ class SimBoard:
 def _check_rate(name: str, value: float) -> None:
     if not 0.0 <= value < 1.0:
         raise ConfigError(f"--{name.replace('_', '-')} must be a probability in [0, 1), got {value}")
-
-
-# --------------------------------------------------------------------------------------- signal server
-
-
-class _SignalServer:
-    """Serves each simulated I2S session its byte stream (one unix-socket connection per session, in turn).
-
-    Header from the board: ``I2S <rate> <bits> <stereo 0|1> <start sample>\\n``. The server then sends the
-    settle frames and the signal from `start` (rendered at `rate`), and half-closes at the signal's end.
-    """
-
-    def __init__(self, path: str, signal: Signal, mic: MicOptions) -> None:
-        self.signal, self.mic = signal, mic
-        self.ended = threading.Event()
-        self.sessions = 0
-        self._closed = threading.Event()
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.bind(path)
-        self._sock.listen(4)
-        self._sock.settimeout(0.1)
-        self._thread = threading.Thread(target=self._run, name="picomic-sim-i2s", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self) -> None:
-        self._closed.set()
-        self._thread.join(2.0)
-        self._sock.close()
-
-    def _run(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(None)
-                with contextlib.suppress(OSError, ValueError):
-                    self._serve(conn)
-
-    def _serve(self, conn: socket.socket) -> None:
-        rate, bits, stereo, start = (int(v) for v in _read_line(conn).split()[1:5])
-        self.sessions += 1
-        if isinstance(self.signal, StreamSignal):
-            self.signal.forget(start)
-        for block in i2s_stream(self.signal, self.mic, rate, bits, bool(stereo), start):
-            if self._closed.is_set():
-                return
-            conn.sendall(block)
-        conn.shutdown(socket.SHUT_WR)
-        conn.settimeout(0.1)
-        while not self._closed.is_set():  # the board reads to the end, then deinit() closes
-            try:
-                if not conn.recv(64):
-                    break
-            except TimeoutError:
-                continue
-        self.ended.set()
-
-
-def _read_line(conn: socket.socket) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(1)
-        if not chunk:
-            raise ValueError("I2S session closed before its header")
-        data += chunk
-    return data.decode("ascii")
-
-
-# ---------------------------------------------------------------------------------------------- relay
-
-
-class _Relay(threading.Thread):
-    """Copies bytes between the board's pty (A) and the host's pty (B); injects board→host wire faults."""
-
-    def __init__(self, board_fd: int, link: Path, sim: SimBoard) -> None:
-        super().__init__(name="picomic-sim-relay", daemon=True)
-        self.a = board_fd
-        self.link = link
-        self.sim = sim
-        self.rng = np.random.default_rng(sim.seed)
-        self.to_host = bytearray()
-        self.to_board = bytearray()
-        self.path = ""
-        self.b_master = -1
-        self.b_slave = -1
-        self._closed = threading.Event()
-        self._unplug = threading.Event()
-        self._last_rx = time.monotonic()
-        self._scan = b""
-        self._armed = False  # wire faults on: the audio stream of this plug-in has begun
-        os.set_blocking(board_fd, False)
-        self._plug()
-
-    def _plug(self) -> None:
-        self.b_master, self.b_slave = os.openpty()
-        tty.setraw(self.b_slave)
-        os.set_blocking(self.b_master, False)
-        self.path = os.ttyname(self.b_slave)
-        tmp = self.link.with_name(self.link.name + ".new")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        tmp.symlink_to(self.path)
-        os.replace(tmp, self.link)
-
-    def _unplug_now(self) -> None:
-        self._armed = False
-        self._scan = b""
-        with contextlib.suppress(FileNotFoundError):
-            self.link.unlink()
-        for fd in (self.b_master, self.b_slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.b_master = self.b_slave = -1
-        self.to_host.clear()
-        self.to_board.clear()
-
-    def request_unplug(self) -> None:
-        self._unplug.set()
-
-    def close(self) -> None:
-        self._closed.set()
-        self.join(2.0)
-        if self.b_master >= 0:
-            self._unplug_now()
-
-    def wait_quiet(self, timeout: float, quiet_s: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.to_host and time.monotonic() - self._last_rx >= quiet_s:
-                return True
-            time.sleep(0.02)
-        return False
-
-    def run(self) -> None:
-        unplug_at = self.sim.unplug_at
-        t0 = self.sim.started_at
-        while not self._closed.is_set():
-            if unplug_at is not None and time.monotonic() - t0 >= unplug_at:
-                unplug_at = None
-                self._unplug.set()
-            if self._unplug.is_set():
-                self._cycle()
-                continue
-            self._step()
-
-    def _cycle(self) -> None:
-        self._unplug.clear()
-        self._unplug_now()
-        end = time.monotonic() + UNPLUG_S
-        while time.monotonic() < end and not self._closed.is_set():  # the board's output goes nowhere
-            self._read_board(discard=True)
-            time.sleep(0.01)
-        if not self._closed.is_set():
-            self._plug()
-            self.sim._replugged(self.path)
-
-    def _step(self) -> None:
-        import select
-
-        poll = select.poll()
-        if len(self.to_host) < HOST_BUFFER:
-            poll.register(self.a, select.POLLIN)
-        b_events = select.POLLIN | (select.POLLOUT if self.to_host else 0)
-        poll.register(self.b_master, b_events)
-        if self.to_board:
-            poll.register(self.a, select.POLLOUT | (select.POLLIN if len(self.to_host) < HOST_BUFFER else 0))
-        for fd, ev in poll.poll(20):
-            if fd == self.a:
-                if ev & select.POLLIN:
-                    self._read_board(discard=False)
-                if ev & select.POLLOUT and self.to_board:
-                    self._write(self.a, self.to_board)
-            elif fd == self.b_master:
-                if ev & select.POLLIN:
-                    self._read_host()
-                if ev & select.POLLOUT and self.to_host:
-                    self._write(self.b_master, self.to_host)
-
-    def _read_board(self, discard: bool) -> None:
-        try:
-            data = os.read(self.a, 16384)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            time.sleep(0.01)  # EIO while the board process restarts
-            return
-        if not data:
-            return
-        self._last_rx = time.monotonic()
-        if not self._armed:
-            self._look_for_audio(data)
-        if not discard:
-            self.to_host += self._corrupt(data) if self._armed else data
-
-    def _look_for_audio(self, data: bytes) -> None:
-        """Wire faults start with the audio stream of each plug-in (the INFO/START handshake stays clean:
-        a fault run measures the stream; at BER 1e-3 a 450-byte INFO reply would almost never survive)."""
-        scan = self._scan + data
-        if _AUDIO_HEAD in scan:
-            self._armed = True
-            if self.sim.first_audio_s is None:
-                self.sim._saw_audio()
-        self._scan = scan[-3:]
-
-    def _read_host(self) -> None:
-        try:
-            data = os.read(self.b_master, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            time.sleep(0.01)  # nobody has the port open: EIO on some kernels
-            return
-        self.to_board += data
-
-    @staticmethod
-    def _write(fd: int, buf: bytearray) -> None:
-        try:
-            n = os.write(fd, buf[:16384])
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            buf.clear()
-            return
-        del buf[:n]
-
-    def _corrupt(self, data: bytes) -> bytes:
-        ber, drop = self.sim.ber, self.sim.drop_bytes
-        if not ber and not drop:
-            return data
-        arr = np.frombuffer(data, dtype=np.uint8).copy()
-        if ber:
-            flips = self.rng.binomial(len(arr) * 8, ber)
-            if flips:
-                bits = self.rng.integers(0, len(arr) * 8, flips)
-                np.bitwise_xor.at(arr, bits // 8, (1 << (bits % 8)).astype(np.uint8))
-        if drop:
-            arr = arr[self.rng.random(len(arr)) >= drop]
-        return bytes(arr.tobytes())
 
 
 # ------------------------------------------------------------------------------------------------ CLI

@@ -17,7 +17,7 @@ from typing import IO, Any
 import numpy as np
 import soundfile as sf
 
-from .bus import AudioBus, AudioChunk, Listener
+from .bus import AudioBus, AudioChunk, ConsumerThread, Listener
 from .errors import ConfigError
 
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
@@ -31,9 +31,7 @@ def check_output_path(path: str) -> Path | None:
         return None
     p = Path(path)
     if p.suffix.lower() not in _FORMATS:
-        raise ConfigError(
-            f"cannot record to {path}: use a .wav or .flac file name, or - for raw PCM on stdout"
-        )
+        raise ConfigError(f"cannot record to {path}: use a .wav or .flac file name, or - for raw PCM on stdout")
     if not p.parent.exists():
         raise ConfigError(f"cannot record to {path}: folder {p.parent} does not exist")
     if p.is_dir():
@@ -80,9 +78,7 @@ class AudioFile:
     def write_chunk(self, chunk: AudioChunk) -> None:
         """Append a chunk at its stream position; a forward jump is filled with silence."""
         if chunk.sample_rate != self.rate_hz:
-            raise ConfigError(
-                f"stream rate changed from {self.rate_hz} to {chunk.sample_rate} Hz mid-recording"
-            )
+            raise ConfigError(f"stream rate changed from {self.rate_hz} to {chunk.sample_rate} Hz mid-recording")
         if self._origin is None:
             self._origin = chunk.stream_sample
         position = chunk.stream_sample - self._origin
@@ -125,17 +121,14 @@ class AudioFile:
             self._raw = None
 
 
-class Recorder:
+class Recorder(ConsumerThread):
     """Bus listener that writes every chunk to an AudioFile on its own thread."""
 
     def __init__(self, bus: AudioBus, path: str, rate_hz: int, channels: int = 1) -> None:
         self.file = AudioFile(path, rate_hz, channels)
         self.error: BaseException | None = None
         self._listener: Listener = bus.subscribe("recorder", maxsize=RECORDER_QUEUE_CHUNKS)
-        self._thread = threading.Thread(target=self._run, name="picomic-recorder", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__("recorder")
 
     def _run(self) -> None:
         try:
@@ -148,7 +141,7 @@ class Recorder:
 
     def finish(self, timeout: float) -> None:
         """Wait until the bus is closed and drained; the file is closed when this returns."""
-        self._thread.join(timeout)
+        self.join(timeout)
         if self.error is not None:
             raise self.error
 

@@ -12,7 +12,6 @@ discarded if speech resumes. Without a VAD (`--no-vad`) it transcribes fixed win
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .bus import AudioBus, AudioChunk, bridge_gap
+from .bus import AudioBus, AudioChunk, ConsumerThread, bridge_gap
 from .errors import ConfigError
 from .events import ErrorEvent, Event, Transcript
 from .models import load_whisper, resolve_model
@@ -93,7 +92,7 @@ def load_model(settings: SttSettings | None = None) -> Any:
     return load_whisper(s.model, device=s.device, compute_type=s.compute_type, cpu_threads=s.cpu_threads)
 
 
-class SttListener:
+class SttListener(ConsumerThread):
     """A bus listener thread producing Transcript events (finals, optional partials).
 
     Speech edges come from `vad=` (a VadListener; this registers `on_vad` with it) or from whoever calls
@@ -138,19 +137,7 @@ class SttListener:
         self._vad_closed = not self._uses_vad
         self._last_partial_ms = 0.0
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"picomic-{name}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait until end of stream is fully handled (last transcript emitted); True if it was."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def finish(self, timeout: float) -> None:
-        """Pipeline consumer protocol: after the bus closed, wait (bounded) for the last transcript."""
-        self.join(timeout)
+        super().__init__(name)
 
     def on_vad(self, edge: SpeechEdge) -> None:
         """A VAD speech edge (any thread, stream order, must end with a `closed` edge). Never blocks."""

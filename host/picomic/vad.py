@@ -18,7 +18,6 @@ Edge positions are the detected edges before any padding (DECISIONS 16), as samp
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from .bus import AudioBus, AudioChunk, bridge_gap
+from .bus import AudioBus, AudioChunk, ConsumerThread, bridge_gap
 from .errors import ModelError
 from .events import ErrorEvent, Event, VadEvent
 from .resample import TARGET_RATE_HZ, Resampler16k
@@ -205,7 +204,7 @@ class StreamingVad:
         return edges
 
 
-class VadListener:
+class VadListener(ConsumerThread):
     """A bus listener thread running StreamingVad: emits VadEvents and tells STT about SpeechEdges.
 
     Edge consumers: `on_vad=` and/or `add_edge_callback()` (e.g. `SttListener.on_vad`). Callbacks run on
@@ -230,7 +229,7 @@ class VadListener:
         self._status = status
         self._callbacks: list[Callable[[SpeechEdge], None]] = [] if on_vad is None else [on_vad]
         self.listener = bus.subscribe(name, maxsize)
-        self._thread = threading.Thread(target=self._run, name=f"picomic-{name}", daemon=True)
+        super().__init__(name)
         self._resampler: Resampler16k | None = None
         self._expected: tuple[int, int] | None = None  # (epoch, next stream_sample)
         self._rate_hz = TARGET_RATE_HZ
@@ -239,18 +238,6 @@ class VadListener:
     def add_edge_callback(self, callback: Callable[[SpeechEdge], None]) -> None:
         """Call `callback(edge)` for every speech edge (register before `start`)."""
         self._callbacks.append(callback)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to finish (after the bus closed); True if it did."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def finish(self, timeout: float) -> None:
-        """Pipeline consumer protocol: after the bus closed, wait (bounded) until the last edge is out."""
-        self.join(timeout)
 
     def _run(self) -> None:
         try:

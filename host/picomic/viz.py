@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .bus import AudioBus, AudioChunk
+from .bus import AudioBus, AudioChunk, ConsumerThread
 from .events import StatusEvent, Transcript, VadEvent
 
 SPL_AT_0_DBFS = 120.0  # INMP441: -26 dBFS at 94 dB SPL
@@ -51,7 +51,7 @@ class MeterReading:
         return self.rms_dbfs + SPL_AT_0_DBFS
 
 
-class Meter:
+class Meter(ConsumerThread):
     """Level meter fed by every chunk from its own bus listener thread."""
 
     def __init__(self, bus: AudioBus) -> None:
@@ -60,13 +60,7 @@ class Meter:
         self._reading = MeterReading()
         self._peak_at = 0.0
         self._clip_at = -CLIP_HOLD_S
-        self._thread = threading.Thread(target=self._run, name="picomic-meter", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def finish(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        super().__init__("meter")
 
     def _run(self) -> None:
         while (chunk := self._listener.recv()) is not None:

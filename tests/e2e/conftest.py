@@ -15,7 +15,8 @@ import pytest
 import soundfile
 from picomic.firmware import micropython_exe
 from picomic.signals import MicOptions, parse_signal
-from picomic.sim import SIMBOARD_DIR, SimBoard, _SignalServer
+from picomic.sim import SIMBOARD_DIR, SimBoard
+from picomic.simwire import SignalServer
 
 
 @pytest.fixture
@@ -59,13 +60,13 @@ class MpRun:
 def run_mp(tmp_path: Path) -> Iterator[Any]:
     """run_mp(script, signal=..., **cfg) runs `script` in real MicroPython with the simulated machine/time
     modules and a signal server, like the simulated board does."""
-    servers: list[_SignalServer] = []
+    servers: list[SignalServer] = []
 
     def run(
         script: str, signal: str | None = "silence", mic: MicOptions | None = None, timeout: float = 30, **cfg: Any
     ) -> MpRun:
         sock = str(tmp_path / f"i2s{len(servers)}.sock")
-        server = _SignalServer(sock, parse_signal(signal, seed=3), mic or MicOptions())
+        server = SignalServer(sock, parse_signal(signal, seed=3), mic or MicOptions())
         servers.append(server)
         server.start()
         conf = {"socket": sock, "fast": True, **cfg}

@@ -14,10 +14,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from picomic.benchmarks.device import FAKES_DIR as _FAKES
 from picomic.firmware import FirmwareBuild, micropython_exe
 
 REPO = Path(__file__).resolve().parents[2]
-MP_DIR = Path(__file__).resolve().parent / "mp"
+MP_DIR = Path(__file__).resolve().parent / "mp"  # the fake `machine` for whole-program tests
+FAKES_DIR = Path(_FAKES)  # FakeI2S & co., shared with the device benchmark
 VECTORS = REPO / "tests" / "vectors"
 TIMEOUT_S = 120.0
 WRAP = 1 << 30
@@ -28,7 +30,10 @@ DEVICE_DROP, I2S_OVERRUN, CLIPPED, FIRST, WIDTH32, STEREO = 1, 2, 4, 8, 16, 32
 
 def run_mp(fw: FirmwareBuild, script: str, *, timeout: float = TIMEOUT_S, args: tuple[str, ...] = ()) -> str:
     """Run a MicroPython script with the firmware build and the test fakes importable; return stdout."""
-    prelude = f"import sys\nsys.path.insert(0, {str(MP_DIR)!r})\nsys.path.insert(0, {str(fw.root)!r})\n"
+    prelude = (
+        f"import sys\nsys.path.insert(0, {str(FAKES_DIR)!r})\nsys.path.insert(0, {str(MP_DIR)!r})\n"
+        f"sys.path.insert(0, {str(fw.root)!r})\n"
+    )
     path = MP_DIR.parent / f".mp_{os.getpid()}_{abs(hash(script)) % 10**9}.py"
     path.write_text(prelude + script)
     try:

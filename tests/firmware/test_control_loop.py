@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fwhelpers import AUDIO, END, FIRST, INFO, MP_DIR, STATUS, Frame, parse_frames
+from fwhelpers import AUDIO, END, FAKES_DIR, FIRST, INFO, MP_DIR, STATUS, Frame, parse_frames
 from picomic.firmware import FirmwareBuild, micropython_exe
 
 
@@ -75,8 +75,8 @@ class Board:
 def board(fw: FirmwareBuild, tmp_path: Path) -> Iterator[Board]:
     flash = tmp_path / "flash"
     shutil.copytree(fw.root, flash)
-    for name in ("machine.py", "fakes.py"):
-        shutil.copy(MP_DIR / name, flash / name)
+    shutil.copy(MP_DIR / "machine.py", flash / "machine.py")
+    shutil.copy(FAKES_DIR / "fakes.py", flash / "fakes.py")
     b = Board(flash)
     yield b
     b.close()

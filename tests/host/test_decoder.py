@@ -173,3 +173,16 @@ def test_after_start_a_lost_first_frame_counts_as_lost() -> None:
     frames = dec.feed(encode_frame(AUDIO, 2, 0, 16000, 160, bytes(320)))
     assert frames[0].stream_sample == 2 * 160 and frames[0].new_epoch
     assert dec.lost_frames == 2
+
+
+def test_an_i2s_overrun_makes_room_on_the_timeline_for_the_lost_audio() -> None:
+    dec = Decoder()
+    overrun = int(Flags.I2S_OVERRUN)
+    frames = dec.feed(
+        encode_frame(AUDIO, 0, 0, 16000, 160, bytes(320), flags=FIRST)
+        + encode_frame(AUDIO, 1, 10_000, 16000, 160, bytes(320))
+        + encode_frame(AUDIO, 2, 120_000, 16000, 160, bytes(320), flags=overrun)  # 100 ms of audio never captured
+        + encode_frame(AUDIO, 3, 130_000, 16000, 160, bytes(320))
+    )
+    assert [f.stream_sample for f in frames] == [0, 160, 320 + 1600, 480 + 1600]
+    assert dec.overrun_samples == 1600 and dec.i2s_overruns == 1 and dec.lost_frames == 0

@@ -9,11 +9,13 @@ from types import SimpleNamespace
 import pytest
 from picomic import decoder as decoder_mod
 from picomic.benchmarks import faults as F
+from picomic.benchmarks.faultkit import FaultResult
+from picomic.benchmarks.mutations import CleanStream, clean_stream, decoder_faults, mutated
 from picomic.decoder import Decoder
 from picomic.errors import FrameError
 
 
-def _ok(r: F.FaultResult) -> None:
+def _ok(r: FaultResult) -> None:
     assert r.corrupted == 0, r.to_json()
     assert not r.failures, (r.failures, r.to_json())
 
@@ -38,12 +40,12 @@ def test_wire_faults_never_deliver_a_corrupted_frame(name: str, kw: dict[str, fl
 
 
 @pytest.fixture(scope="module")
-def clean() -> F.CleanStream:
-    return F.clean_stream(3.0)
+def clean() -> CleanStream:
+    return clean_stream(3.0)
 
 
-def test_bursts_drops_inserts_truncation_and_mid_frame_join(clean: F.CleanStream) -> None:
-    rows = F.decoder_faults(clean)
+def test_bursts_drops_inserts_truncation_and_mid_frame_join(clean: CleanStream) -> None:
+    rows = decoder_faults(clean)
     assert len(rows) == 8
     for r in rows:
         _ok(r)
@@ -51,15 +53,15 @@ def test_bursts_drops_inserts_truncation_and_mid_frame_join(clean: F.CleanStream
         assert r.details["longest_gap_frames"] <= 4  # ... and never more than the frames it touched
 
 
-def test_the_checks_catch_a_decoder_that_skips_its_crc(clean: F.CleanStream, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_checks_catch_a_decoder_that_skips_its_crc(clean: CleanStream, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sabotage: a decoder that accepts every CRC delivers corrupted frames, and the checks say so."""
     monkeypatch.setattr(decoder_mod, "zlib", SimpleNamespace(crc32=lambda data: 0))
     monkeypatch.setattr(decoder_mod, "CRC", SimpleNamespace(unpack_from=lambda buf, off: (0,)))
-    burst = F.mutated(clean, "sabotaged", [(a.start + 100, a.start + 101, b"\x00") for a in clean.audio[5:50:9]])
+    burst = mutated(clean, "sabotaged", [(a.start + 100, a.start + 101, b"\x00") for a in clean.audio[5:50:9]])
     assert burst.corrupted > 0 and "zero corrupted frames delivered" in burst.failures
 
 
-def test_the_checks_catch_a_lost_count_off_by_one(clean: F.CleanStream, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_checks_catch_a_lost_count_off_by_one(clean: CleanStream, monkeypatch: pytest.MonkeyPatch) -> None:
     real = Decoder._place
 
     def place(self: Decoder, frame: object) -> object:
@@ -69,11 +71,11 @@ def test_the_checks_catch_a_lost_count_off_by_one(clean: F.CleanStream, monkeypa
         return out
 
     monkeypatch.setattr(Decoder, "_place", place)
-    r = F.mutated(clean, "sabotaged", [(a.start + 50, a.start + 51, b"") for a in clean.audio[5:50:9]])
+    r = mutated(clean, "sabotaged", [(a.start + 50, a.start + 51, b"") for a in clean.audio[5:50:9]])
     assert any(name.startswith("lost_frames exact") for name in r.failures), r.checks
 
 
-def test_noise_that_passes_the_header_check_with_another_version_is_not_fatal(clean: F.CleanStream) -> None:
+def test_noise_that_passes_the_header_check_with_another_version_is_not_fatal(clean: CleanStream) -> None:
     """Found by the BER 1e-2 run: a damaged header can pass its 8-bit check with version 3. That must be a
     resync, not 'protocol version mismatch' (which is for whole frames with a good CRC, or 3 in a row)."""
     from picomic.protocol import header_check

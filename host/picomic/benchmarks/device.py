@@ -3,7 +3,7 @@
     python tools/fw_measure.py [--mpy] [--frames N]      # the full table, one row per START configuration
 
 For each START configuration the firmware (source, or the .mpy build for this interpreter — what the
-simulated board runs) is driven on the firmware tests' fakes (tests/firmware/mp: a ramp I2S on a fake clock
+simulated board runs) is driven on the MicroPython fakes (benchmarks/mpfakes: a ramp I2S on a fake clock
 that advances by each read's duration, an always-ready writer, a stdin fed one PING per second of audio):
 - RAM allocated by START (`gc.mem_alloc()` before and after, collected): the ring, views and metadata;
 - µs per frame of the steady-state loop (capture → ring → seal+CRC → write → stdin poll → liveness); the
@@ -27,8 +27,8 @@ from typing import Any
 from ..errors import ConfigError, DeviceError
 from ..firmware import build_firmware, micropython_exe, micropython_sys_mpy
 
-FAKES_DIR = Path(__file__).resolve().parents[3] / "tests" / "firmware" / "mp"
-"""The firmware tests' MicroPython fakes (a picomic checkout)."""
+FAKES_DIR = Path(__file__).resolve().parent / "mpfakes"
+"""The MicroPython fakes (a ramp I2S on a fake clock, fake stdin/stdout), shared with the firmware tests."""
 
 DEFAULT_CONFIG = ""
 """START arguments of the default stream: 16 kHz, 10 ms, 16-bit mono."""
@@ -129,7 +129,7 @@ def measure(
     if frames < 1:
         raise ConfigError("frames must be at least 1")
     if not (FAKES_DIR / "fakes.py").is_file():
-        raise ConfigError(f"the device benchmark needs a picomic checkout ({FAKES_DIR} not found)")
+        raise ConfigError(f"the device benchmark's fakes are missing ({FAKES_DIR}): reinstall picomic")
     exe = micropython_exe()
     build = build_firmware(sys_mpy=micropython_sys_mpy(exe)) if mpy else build_firmware(source=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,7 +36,7 @@ from ..protocol import OVERHEAD
 from ..serial_source import SerialSource, StartSettings
 from ..sinks import AudioFile, Recorder
 from ..viz import Meter
-from .faults import I16, RATE_HZ, SPF, board, random_pcm, write_wav
+from .faultkit import I16, RATE_HZ, SPF, board, random_pcm, write_wav
 
 RSS_LIMIT_MB = 2.0
 WARMUP_SHARE = 0.2

@@ -8,7 +8,7 @@
 - bare decode: one utterance decoded alone (what a decode costs: the 30 s window dominates).
 - WER: streaming (`transcribe_file`: bus → VAD → STT) vs batch (the whole file decoded at once with the
   same model and decode options), jiwer with Whisper's English normaliser (DECISIONS 26).
-The fixtures live in the checkout (tests/fixtures, made by tools/make_fixtures.py).
+The fixtures are tests/fixtures (made by tools/make_fixtures.py), shipped in the wheel as picomic/_fixtures.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from ..stt import SttListener, SttSettings, feed_chunks, load_model, read_audio,
 from ..stt_worker import decode_text
 from ..vad import VadListener, VadSettings
 
-DEFAULT_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
+_CHECKOUT_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
+_WHEEL_FIXTURES = Path(__file__).resolve().parents[1] / "_fixtures"  # shipped in the wheel (pyproject)
+DEFAULT_FIXTURES = _CHECKOUT_FIXTURES if _CHECKOUT_FIXTURES.is_dir() else _WHEEL_FIXTURES
 
 
 def load_manifest(fixtures: Path = DEFAULT_FIXTURES) -> list[dict[str, Any]]:

@@ -1,4 +1,6 @@
-# Fakes for running the picomic firmware on the unix port in tests (MicroPython code).
+# mypy: ignore-errors
+# Fakes for running the picomic firmware on the unix port (MicroPython code): the firmware tests and the
+# device benchmark of `picomic bench` both use them, so they ship with the package.
 import io
 
 import micropython
