@@ -98,7 +98,7 @@ def _rss(quick: bool) -> dict[str, Any]:
 def _stt(quick: bool) -> dict[str, Any]:
     out = stt.run(quick=quick, latency_fixtures=4 if quick else None)
     spec, nospec = out["latency_speculative"], out["latency_no_speculative"]
-    ws, wb = out["wer_streaming"], out["wer_batch"]
+    ws, wsim, wb = out["wer_streaming"], out["wer_sim"], out["wer_batch"]
     out.update(
         spec_ms=spec["latencies_ms"],
         nospec_ms=nospec["latencies_ms"],
@@ -106,6 +106,8 @@ def _stt(quick: bool) -> dict[str, Any]:
         wer_streaming_pct=100.0 * ws["wer"],
         wer_batch_pct=100.0 * wb["wer"],
         wer_extra_errors=ws["errors"] - wb["errors"],
+        wer_sim_pct=100.0 * wsim["wer"],
+        wer_sim_over_batch_points=100.0 * (wsim["wer"] - wb["wer"]),
     )
     return out
 
@@ -214,6 +216,8 @@ ENTRIES: list[Entry] = [
             Figure("bare_decode_runs_ms", "bare decode of one utterance", "ms", Target("<=", 800), digits=0),
             Figure("wer_streaming_pct", "WER streaming (bus → VAD → STT)", "%", Target("<=", 10.0)),
             Figure("wer_batch_pct", "  WER batch faster-whisper, same fixtures", "%"),
+            Figure("wer_sim_pct", "WER through the simulated board (pty → decoder → bus → VAD → STT)", "%"),
+            Figure("wer_sim_over_batch_points", "  simulated path − batch, WER points", "pt", Target("<=", 1.0)),
             Figure("wer_extra_errors", "  streaming − batch word errors", "words", Target("<=", 2), digits=0),
         ),
     ),

@@ -6,8 +6,9 @@
   into VadListener + SttListener; a final's `latency_ms` = emission − capture of the last voiced sample
   (DECISIONS 16). Measured with and without the speculative final decode; p50/p95 over all finals.
 - bare decode: one utterance decoded alone (what a decode costs: the 30 s window dominates).
-- WER: streaming (`transcribe_file`: bus → VAD → STT) vs batch (the whole file decoded at once with the
-  same model and decode options), jiwer with Whisper's English normaliser (DECISIONS 26).
+- WER: streaming (`transcribe_file`: bus → VAD → STT), the whole simulated path (simulated board → pty →
+  decoder → bus → VAD → STT) and batch (the whole file decoded at once with the same model and decode
+  options), jiwer with Whisper's English normaliser (DECISIONS 26).
 The fixtures are tests/fixtures (made by tools/make_fixtures.py), shipped in the wheel as picomic/_fixtures.
 """
 
@@ -94,9 +95,56 @@ def streaming_wer(
     return _wer(files, hyps)
 
 
-def bare_decode_ms(
-    model: Any, settings: SttSettings, fixtures: Path = DEFAULT_FIXTURES, runs: int = 3
-) -> float:
+def sim_wer(
+    model: Any = None, settings: SttSettings | None = None, fixtures: Path = DEFAULT_FIXTURES
+) -> dict[str, Any]:
+    """Each fixture through the WHOLE simulated path: simulated board (real firmware in MicroPython, fast
+    pacing) → pty → SerialSource/decoder → bus → VAD → STT. Also returns the link counters summed."""
+    s = settings or SttSettings()
+    model = model if model is not None else load_model(s)
+    files = load_manifest(fixtures)
+    hyps, link = [], {"crc_errors": 0, "lost_frames": 0, "frames": 0}
+    for f in files:
+        finals, snap = _through_simulated_board(fixtures / f["file"], model, s)
+        hyps.append(" ".join(t.text for t in finals))
+        for key in link:
+            link[key] += int(snap[key])  # type: ignore[call-overload]
+    return {**_wer(files, hyps), **link}
+
+
+def _through_simulated_board(
+    path: Path, model: Any, settings: SttSettings
+) -> tuple[list[Transcript], dict[str, object]]:
+    from ..pipeline import Pipeline
+    from ..serial_source import SerialSource
+    from ..sim import SimBoard
+
+    pipeline = Pipeline()
+    finals: list[Transcript] = []
+
+    class Finals:
+        def on_event(self, event: Event) -> None:
+            if isinstance(event, Transcript) and event.final:
+                finals.append(event)
+
+        def refresh(self) -> None:
+            pass
+
+    pipeline.add_output(Finals())
+    stt = SttListener(pipeline.bus, settings, pipeline.emit, pipeline.status, model=model)
+    pipeline.add_consumer(VadListener(pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=stt.on_vad))
+    pipeline.add_consumer(stt)
+    with SimBoard(str(path), fast=True, seed=1) as board:
+        source = SerialSource(
+            board.port, bus=pipeline.bus, status=pipeline.status, emit=pipeline.emit, on_fatal=pipeline.fail
+        )
+        result = pipeline.run(source)
+    if not result.reason.startswith("end:"):
+        raise ConfigError(f"the simulated board did not reach the end of {path.name}: {result.reason}")
+    return finals, pipeline.status.snapshot()
+
+
+def bare_decode_ms(model: Any, settings: SttSettings, fixtures: Path = DEFAULT_FIXTURES, runs: int = 3) -> float:
     """Median time to decode the first fixture's speech alone."""
     return statistics.median(bare_decode_times_ms(model, settings, fixtures, runs))
 
@@ -196,6 +244,7 @@ def run(
             **{k: v for k, v in _wer(subset, texts).items() if k != "hyps"},
         }
     out["wer_streaming"] = streaming_wer(model, s, fixtures)
+    out["wer_sim"] = sim_wer(model, s, fixtures)
     out["wer_batch"] = batch_wer(model, s, fixtures)
     return out
 
