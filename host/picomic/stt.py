@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .bus import AudioBus, AudioChunk, ConsumerThread, bridge_gap
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .events import ErrorEvent, Event, Transcript
 from .models import load_whisper, resolve_model
 from .resample import TARGET_RATE_HZ, Resampler16k
@@ -89,7 +89,13 @@ class SttSettings:
 def load_model(settings: SttSettings | None = None) -> Any:
     """The faster_whisper.WhisperModel named by `settings.model` (ModelError with the fix if impossible)."""
     s = settings or SttSettings()
-    return load_whisper(s.model, device=s.device, compute_type=s.compute_type, cpu_threads=s.cpu_threads)
+    model = load_whisper(s.model, device=s.device, compute_type=s.compute_type, cpu_threads=s.cpu_threads)
+    if s.language not in (None, "en") and not model.model.is_multilingual:
+        raise ModelError(
+            f"--language {s.language} needs a multilingual model, and {s.model or 'tiny.en'} is English-only: "
+            "use e.g. --model tiny or --model small (downloaded once from the Hugging Face hub)"
+        )
+    return model
 
 
 class SttListener(ConsumerThread):

@@ -78,6 +78,9 @@ def cases(tmp: Path, busy_port: int) -> dict[str, Case]:
         "transcribe non-audio": Case(("transcribe", "/etc/hostname"), 2, "cannot decode /etc/hostname as audio"),
         "transcribe a folder": Case(("transcribe", str(tmp)), 2, "a folder"),
         "transcribe unknown model": Case(("transcribe", "--model", "nope", FIXTURE), 6, "unknown model 'nope'"),
+        "language with an English-only model": Case(
+            ("transcribe", "--language", "de", FIXTURE), 6, "--language de needs a multilingual model"
+        ),
         "port is not a tty": Case(("listen", "--port", "/dev/null", "--no-stt"), 3, "is not a serial port"),
         "no board": Case(("listen", "--no-stt"), 3, "no board found"),
         "unknown command": Case(("nosuch",), 2, "invalid choice: 'nosuch'"),
