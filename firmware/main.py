@@ -68,7 +68,7 @@ def main():
 
     profile = load_profile()
     app.run(make_i2s_factory(profile), sys.stdin.buffer, sys.stdout.buffer, profile, make_led(profile),
-            uid_hex(), make_wdt(profile))
+            uid_hex(), make_wdt(profile), None, getattr(machine, "reset", None))
 
 
 main()

@@ -41,7 +41,8 @@ def _defaults(profile):
 
 
 class App:
-    def __init__(self, make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None):
+    def __init__(self, make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None,
+                 reset=None):
         self.profile = profile or {}
         self.defaults = _defaults(self.profile)
         self.make_i2s = make_i2s
@@ -50,6 +51,7 @@ class App:
         self.uid = uid
         self.wdt = wdt
         self.ticks = ticks_us or time.ticks_us
+        self.reset = reset  # machine.reset from the hardware seam (None: RESET is refused)
         self.cap = None
         self.ring = None
         self.streaming = False
@@ -173,6 +175,8 @@ class App:
             self.reply(cmd, True, None, self.stats())
         elif cmd == "START":
             self.start(args)
+        elif cmd == "RESET":
+            self.reset_board()
         elif self.streaming:
             self.stop("stop")
             self.reply(cmd, True, None, None, True)
@@ -274,19 +278,41 @@ class App:
         self.ring = FrameRing(n, plen, cfg["rate"], bpf)
         return self.ring
 
-    def _drain(self):
-        # Let the previous stream's frames go out (bounded), so a new epoch starts on a clean wire.
+    def reset_board(self):
+        # RESET: answer, let the reply out (bounded), reboot through the seam. The host sees the USB link
+        # drop, like an unplug, and reconnects (a new epoch); a stream that was running simply ends there.
+        if self.reset is None:
+            self._error("RESET", "reset is not available on this board")
+            return
+        if self.streaming:  # stop the I2S DMA; the ring's audio is dropped with the reboot
+            self.cap.close()
+            self.cap = None
+            self.streaming = False
+            self.link.ring = None
+            self.link.intr = True
+            micropython.kbd_intr(3)
+        self.reply("RESET", True)
+        self._flush()
+        self.reset()
+
+    def _flush(self):
+        # Write pending output for at most _DRAIN_US; True when everything went out.
         link = self.link
         t0 = self.now()
         while link.pump() and (self.now() - t0) & MASK30 < _DRAIN_US:
             for _ in link.pout.ipoll(_BUSY_POLL_MS):
                 break
-        if link.pending():
+        return not link.pending()
+
+    def _drain(self):
+        # Let the previous stream's frames go out (bounded), so a new epoch starts on a clean wire.
+        link = self.link
+        if not self._flush():
             link.abort_frame()
         link.ctl_count = 0
         self.link.ring = None
 
 
-def run(make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None):
+def run(make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None, reset=None):
     # Entry point used by main.py (real hardware) and the simulated board (fake machine module).
-    App(make_i2s, stdin, stdout, profile, led, uid, wdt, ticks_us).run()
+    App(make_i2s, stdin, stdout, profile, led, uid, wdt, ticks_us, reset).run()

@@ -6,7 +6,7 @@ from .proto import MAX_PAYLOAD
 
 LINE_MAX = const(128)  # bytes per line, terminator excluded
 
-COMMANDS = ("INFO", "PING", "STATS", "START", "STOP")
+COMMANDS = ("INFO", "PING", "STATS", "START", "STOP", "RESET")
 START_KEYS = ("rate", "frame_ms", "gain", "bits", "channels")
 LIMITS = {"rate": (8000, 48000), "frame_ms": (5, 64), "gain": (0, 8), "bits": (16, 24), "channels": (1, 2)}
 _CHOICES = {"bits": (16, 24), "channels": (1, 2)}

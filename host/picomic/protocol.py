@@ -64,7 +64,7 @@ _STEREO = int(Flags.STEREO)
 FRAME_TYPES: dict[int, FrameType] = {int(t): t for t in FrameType}
 """Wire byte → FrameType (a dict lookup is much faster than calling the enum)."""
 
-COMMANDS = frozenset({"INFO", "PING", "STATS", "START", "STOP"})
+COMMANDS = frozenset({"INFO", "PING", "STATS", "START", "STOP", "RESET"})
 _KEY_RE = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
 

@@ -129,6 +129,12 @@ class SerialSource:
         self._close()
         self._finished.set()
 
+    def reset_board(self) -> None:
+        """Reboot the board (RESET). The stream goes on after the reconnect, as after an unplug (a new epoch);
+        LinkError when the link is down."""
+        if not self._write(encode_command("RESET")):
+            raise LinkError(f"cannot reset the board on {self.path}: the link is down")
+
     @property
     def finished(self) -> bool:
         """The stream is over (END, stop() or a fatal error)."""

@@ -40,6 +40,8 @@ from .simwire import Relay, SignalServer
 
 SIMBOARD_DIR = Path(__file__).resolve().parent / "simboard"
 RESET_EXIT = 75
+RESET_MARKER = "reset.flag"
+"""File machine.reset() writes before the board process kills itself: the monitor then reboots it."""
 """Exit status of the board process meaning "reboot me" (machine.reset(), watchdog)."""
 _HEAP = {"RP2040": "384K", "RP2350": "768K"}  # ~2x the real heap: objects are twice as big on 64 bits
 
@@ -167,6 +169,7 @@ class SimBoard:
             "uid": f"{self.seed & 0xFFFFFFFF:08x}e6614c31",
             "mcu": mcu if mcu in _HEAP else "RP2040",
             "ticks_start_us": 0,
+            "reset_marker": str(root / RESET_MARKER),
         }
         (root / "sim.json").write_text(json.dumps(cfg), encoding="utf-8")
 
@@ -197,12 +200,20 @@ class SimBoard:
             if proc is None or proc.poll() is None:
                 time.sleep(0.05)
                 continue
-            if proc.returncode != RESET_EXIT or self._stopping.is_set():
+            if self._stopping.is_set() or (proc.returncode != RESET_EXIT and not self._take_reset_marker()):
                 return
             self.reboots += 1  # machine.reset() / watchdog: reboot, and USB re-enumerates on the host
             self._launch()
             if self._relay is not None:
                 self._relay.request_unplug()
+
+    def _take_reset_marker(self) -> bool:
+        """machine.reset() left its marker (the process killed itself to leave the `-i` REPL behind)."""
+        marker = self.dir / RESET_MARKER if self.dir is not None else None
+        if marker is None or not marker.exists():
+            return False
+        marker.unlink()
+        return True
 
     def stop(self) -> None:
         """Terminate the board (SIGTERM, then SIGKILL after 2 s), stop the threads, remove the temp folder."""

@@ -114,3 +114,33 @@ def test_gain_bits_channels_reach_the_frames(fw: FirmwareBuild) -> None:
     assert audio[0].flags & 0x08  # FIRST
     start = json.loads(frames[0].payload)
     assert start["bits"] == 24 and start["channels"] == 2 and start["gain"] == 2
+
+
+RESET_SCRIPT = """
+calls = []
+a, inp, out, clock, made = make_app()
+a.reset = lambda: calls.append(1)
+inp.feed(b"START\\n")
+idle(a, 3)
+for _ in range(10):
+    a.stream_step()
+inp.feed(b"RESET\\n")
+for _ in range(3):
+    if a.streaming:
+        a.stream_step()
+after = (a.streaming, len(calls))
+a.reset = None
+inp.feed(b"RESET\\n")
+idle(a, 5)
+print(after)
+dump(out)
+"""
+
+
+def test_reset_answers_then_reboots_and_is_refused_without_a_reset(fw: FirmwareBuild) -> None:
+    lines = run_mp(fw, APP_HARNESS + RESET_SCRIPT).strip().splitlines()
+    assert lines[-2] == "(False, 1)"  # streaming stopped, machine.reset called once
+    replies = _replies(parse_frames(bytes.fromhex(lines[-1])))
+    resets = [r for r in replies if r["cmd"] == "RESET"]
+    assert resets[0] == {"cmd": "RESET", "ok": True}
+    assert resets[1]["ok"] is False and "not available" in str(resets[1]["error"])

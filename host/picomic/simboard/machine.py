@@ -49,9 +49,16 @@ def enable_irq(state=0):
 
 
 def reset():
-    # A reset reboots the board: the simulator restarts main.py (and the host sees a USB re-plug).
+    # A reset reboots the board: the simulator restarts main.py (and the host sees a USB re-plug). It must end
+    # the process from anywhere: SystemExit inside main.py would land in the `-i` REPL, so a marker file says
+    # "reboot" and the process kills itself (the shell's parent is this interpreter).
     sys.stderr.write("machine.reset(): simulated reboot\n")
-    sys.exit(_RESET_EXIT)
+    with open(CFG["reset_marker"], "w") as f:
+        f.write("reset\n")
+    import os
+
+    os.system("kill -KILL $PPID")
+    sys.exit(_RESET_EXIT)  # not reached
 
 
 def soft_reset():
