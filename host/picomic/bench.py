@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .benchmarks import device, faults, host, report, soak, stt, wire
+from .benchmarks import device, faults, host, report, sim, soak, stt, wire
 from .benchmarks.report import Figure, Result, Target
 from .errors import ConfigError, PicomicError
 
@@ -80,15 +78,11 @@ def _latency(quick: bool) -> dict[str, Any]:
         "repeats": repeats,
         "delivered": [len(r) for r in runs],
         "delivered_pct": [100.0 * len(r) / frames for r in runs],
-        "p50_ms": [_pct(r, 50) for r in runs],
-        "p99_ms": [_pct(r, 99) for r in runs],
+        "p50_ms": [report.percentile(r, 50) for r in runs],
+        "p99_ms": [report.percentile(r, 99) for r in runs],
         "max_ms": [max(r, default=math.nan) for r in runs],
         "latencies_ms": [round(x, 4) for x in pooled],
     }
-
-
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else math.nan
 
 
 def _rss(quick: bool) -> dict[str, Any]:
@@ -202,6 +196,24 @@ ENTRIES: list[Entry] = [
         "RSS growth over one hour of audio at full speed",
         _rss,
         (Figure("rss_growth_mb", "RSS growth over 1 h of audio", "MB", Target("<", 2.0), digits=2),),
+    ),
+    Entry(
+        "sim",
+        "simulated board: start-up to first audio frame, fast-mode throughput",
+        sim.run,
+        (
+            Figure(
+                "start_fast_ms", "simulated board start → first audio, fast mode", "ms", Target("<", 1000), digits=0
+            ),
+            Figure(
+                "start_realtime_ms",
+                "  start → first audio, real time (incl. 256 ms mic settle)",
+                "ms",
+                Target("<", 1500),
+                digits=0,
+            ),
+            Figure("fast_x_realtime", "  fast mode through pty + decoder, 16 kHz", "×", Target(">=", 10), digits=0),
+        ),
     ),
     Entry(
         "stt",

@@ -25,6 +25,7 @@ from ..bus import AudioBus, AudioChunk, Listener
 from ..decoder import Decoder
 from ..serial_source import SerialSource
 from ..status import PipelineStatus
+from .report import rss_mb
 
 RATE_HZ = 16000
 SAMPLES = 160  # 10 ms
@@ -33,14 +34,10 @@ LISTENER_COUNTS = (1, 3, 8)
 _FIELDS = struct.Struct("<BBIIHHHHB")
 
 
-def synth_frame(
-    ftype: int, seq: int, ts_us: int, rate_hz: int, samples: int, payload: bytes, flags: int = 0
-) -> bytes:
+def synth_frame(ftype: int, seq: int, ts_us: int, rate_hz: int, samples: int, payload: bytes, flags: int = 0) -> bytes:
     """Benchmark INPUT only (production never encodes frames): one frame laid out per docs/protocol.md.
     tests/host checks it byte for byte against the firmware's golden vectors."""
-    head = _FIELDS.pack(
-        1, ftype, seq & 0x3FFFFFFF, ts_us & 0x3FFFFFFF, rate_hz, samples, len(payload), 0, flags
-    )
+    head = _FIELDS.pack(1, ftype, seq & 0x3FFFFFFF, ts_us & 0x3FFFFFFF, rate_hz, samples, len(payload), 0, flags)
     body = head + bytes([~sum(head) & 0xFF]) + payload
     return b"\xa5\x5a" + body + struct.pack("<I", zlib.crc32(body))
 
@@ -60,9 +57,7 @@ class NaiveBus(AudioBus):
 
     def __init__(self, listeners: int, maxsize: int = 256) -> None:
         super().__init__()
-        self.queues: list[tuple[threading.Lock, list[np.ndarray]]] = [
-            (threading.Lock(), []) for _ in range(listeners)
-        ]
+        self.queues: list[tuple[threading.Lock, list[np.ndarray]]] = [(threading.Lock(), []) for _ in range(listeners)]
         self.maxsize = maxsize
 
     def publish(self, chunk: AudioChunk) -> None:
@@ -145,11 +140,6 @@ def copies_per_chunk(frames: int = 200, listeners: int = 3) -> dict[str, object]
     return {"copies_per_chunk_after_decode": copies / frames, "listeners": listeners}
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
 def rss_growth(audio_s: float = 3600.0) -> dict[str, object]:
     """Push `audio_s` of audio at full speed through decode + publish to 3 listeners (queues bounded,
     one drained by drain_to_latest like a visualizer); RSS growth after a warm-up minute."""
@@ -163,11 +153,11 @@ def rss_growth(audio_s: float = 3600.0) -> dict[str, object]:
             src.process_bytes(block[i : i + READ_BYTES])
             subs[0].drain_to_latest()
         if m == 0:
-            start_mb = _rss_mb()
+            start_mb = rss_mb()
     return {
         "audio_s": minutes * 60,
         "wall_s": round(time.perf_counter() - t0, 2),
-        "rss_growth_mb": round(_rss_mb() - start_mb, 3),
+        "rss_growth_mb": round(rss_mb() - start_mb, 3),
         "dropped_chunks": src.status.dropped_chunks,
     }
 

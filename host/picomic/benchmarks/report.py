@@ -36,6 +36,17 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _SHOWN = {"<": "<", "<=": "≤", "==": "=", ">=": "≥", ">": ">"}
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile of `values` (NaN when there are none)."""
+    return float(np.percentile(values, q)) if len(values) else math.nan
+
+
+def rss_mb() -> float:
+    """Resident set size of this process now (Linux /proc), MB."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     op: Op

@@ -37,17 +37,12 @@ from ..serial_source import SerialSource, StartSettings
 from ..sinks import AudioFile, Recorder
 from ..viz import Meter
 from .faultkit import I16, RATE_HZ, SPF, board, random_pcm, write_wav
+from .report import rss_mb
 
 RSS_LIMIT_MB = 2.0
 WARMUP_SHARE = 0.2
 FULL_AUDIO_S = 3600.0
 QUICK_AUDIO_S = 900.0
-
-
-def rss_mb() -> float:
-    """Resident set size of this process now (Linux /proc), MB."""
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def open_fds() -> set[str]:

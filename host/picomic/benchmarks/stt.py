@@ -33,6 +33,7 @@ from ..status import PipelineStatus
 from ..stt import SttListener, SttSettings, feed_chunks, load_model, read_audio, transcribe_file
 from ..stt_worker import decode_text
 from ..vad import VadListener, VadSettings
+from .report import percentile
 
 _CHECKOUT_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 _WHEEL_FIXTURES = Path(__file__).resolve().parents[1] / "_fixtures"  # shipped in the wheel (pyproject)
@@ -200,10 +201,6 @@ def realtime_latencies(
     return latencies, texts, peak_backlog
 
 
-def _pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 1) if values else float("nan")
-
-
 def run(
     quick: bool = False,
     fixtures: Path = DEFAULT_FIXTURES,
@@ -237,8 +234,8 @@ def run(
         lat, texts, backlog = got[label]
         out[f"latency_{label}"] = {
             "finals": len(lat),
-            "p50_ms": _pct(lat, 50),
-            "p95_ms": _pct(lat, 95),
+            "p50_ms": round(percentile(lat, 50), 1),
+            "p95_ms": round(percentile(lat, 95), 1),
             "peak_backlog_s": round(backlog, 2),
             "latencies_ms": [round(x, 1) for x in sorted(lat)],
             **{k: v for k, v in _wer(subset, texts).items() if k != "hyps"},
