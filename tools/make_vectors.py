@@ -59,20 +59,17 @@ for s in specs:
 """
 
 
+def _frame(ftype: int, seq: int, ts: int, payload: bytes, **fields: Any) -> dict[str, Any]:
+    # A frame spec; header fields not given are 0.
+    spec = {"rate_hz": 0, "samples": 0, "dropped": 0, "flags": 0, **fields}
+    return {"type": ftype, "seq": seq, "ts_us": ts, "payload_hex": payload.hex(), **spec}
+
+
 def _audio(
     seq: int, ts: int, samples: list[int], flags: int = 0, rate: int = 16000, dropped: int = 0, channels: int = 1
 ) -> dict[str, Any]:
     payload = struct.pack(f"<{len(samples)}h", *samples)
-    return {
-        "type": AUDIO,
-        "seq": seq,
-        "ts_us": ts,
-        "rate_hz": rate,
-        "samples": len(samples) // channels,
-        "dropped": dropped,
-        "flags": flags,
-        "payload_hex": payload.hex(),
-    }
+    return _frame(AUDIO, seq, ts, payload, rate_hz=rate, samples=len(samples) // channels, dropped=dropped, flags=flags)
 
 
 def _words24(
@@ -80,32 +77,21 @@ def _words24(
 ) -> dict[str, Any]:
     # Raw INMP441 slot words (sample in bits 31..8, junk low byte); the firmware converts them to int32.
     payload = struct.pack(f"<{len(words)}I", *(w & 0xFFFFFFFF for w in words))
-    return {
-        "type": AUDIO,
-        "seq": seq,
-        "ts_us": ts,
-        "rate_hz": rate,
-        "samples": len(words) // channels,
-        "dropped": 0,
-        "flags": flags | WIDTH32,
-        "payload_hex": payload.hex(),
-        "process24": True,
-        "gain": gain,
-    }
+    return _frame(
+        AUDIO,
+        seq,
+        ts,
+        payload,
+        rate_hz=rate,
+        samples=len(words) // channels,
+        flags=flags | WIDTH32,
+        process24=True,
+        gain=gain,
+    )
 
 
 def _json(ftype: int, seq: int, ts: int, body: dict[str, Any]) -> dict[str, Any]:
-    payload = json.dumps(body).encode()
-    return {
-        "type": ftype,
-        "seq": seq,
-        "ts_us": ts,
-        "rate_hz": 0,
-        "samples": 0,
-        "dropped": 0,
-        "flags": 0,
-        "payload_hex": payload.hex(),
-    }
+    return _frame(ftype, seq, ts, json.dumps(body).encode())
 
 
 _INFO = {
@@ -235,15 +221,20 @@ def pack_with_firmware(specs: list[dict[str, Any]], fw_root: Path, timeout_s: fl
         )
     if proc.returncode != 0:
         raise RuntimeError(f"micropython failed: {proc.stderr or proc.stdout}")
-    return [bytes.fromhex(line) for line in proc.stdout.split()]
+    frames = [bytes.fromhex(line) for line in proc.stdout.split()]
+    if len(frames) != len(specs):
+        raise RuntimeError(f"micropython packed {len(frames)} frames for {len(specs)} specs")
+    return frames
 
 
 def generate(fw_root: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
     """(file name -> bytes, manifest) for every vector, packed by the firmware under ``fw_root``."""
     files: dict[str, bytes] = {}
     manifest: dict[str, Any] = {"protocol": 1, "vectors": []}
-    for vec in vector_specs():
-        frames = pack_with_firmware(vec["frames"], fw_root)
+    vectors = vector_specs()
+    packed = iter(pack_with_firmware([spec for vec in vectors for spec in vec["frames"]], fw_root))
+    for vec in vectors:
+        frames = [next(packed) for _ in vec["frames"]]
         entries = [_describe(frame) for frame in frames]
         name = f"{vec['name']}.bin"
         files[name] = b"".join(frames)

@@ -113,9 +113,7 @@ class App:
 
     def shutdown(self):
         if self.cap is not None:
-            self.cap.close()
-            self.cap = None
-        self.streaming = False
+            self._end_capture()
         micropython.kbd_intr(3)
         self._led(0)
 
@@ -185,13 +183,14 @@ class App:
 
     def info(self):
         impl = sys.implementation
+        limits = {key: list(LIMITS[key]) for key in START_KEYS}  # bits, channels: the two choices
+        limits["max_payload"] = MAX_PAYLOAD
+        limits["line"] = LINE_MAX
         return {
             "fw": VERSION, "proto": PROTO, "board": self.profile.get("board", "unknown"),
             "mpy": ".".join(str(v) for v in impl.version[:3]), "uid": self.uid, "ticks_bits": 30,
             "mic": self.profile.get("mic", "INMP441"), "defaults": self.defaults,
-            "limits": {"rate": list(LIMITS["rate"]), "frame_ms": list(LIMITS["frame_ms"]),
-                       "gain": list(LIMITS["gain"]), "bits": [16, 24], "channels": [1, 2],
-                       "max_payload": MAX_PAYLOAD, "line": LINE_MAX},
+            "limits": limits,
             "ring_frames": self.profile.get("ring_frames", 32), "streaming": self.streaming,
         }
 
@@ -223,13 +222,14 @@ class App:
             self._error("START", err)
             return
         self._drain()
+        ibuf = self._ibuf(cfg)
         try:
             ring = self._ring_for(cfg)
-            i2s = self.make_i2s(cfg["rate"], 32 if cfg["bits"] == 24 else 16, cfg["channels"], self._ibuf(cfg))
+            i2s = self.make_i2s(cfg["rate"], 32 if cfg["bits"] == 24 else 16, cfg["channels"], ibuf)
         except Exception as e:  # a wrong pin or an I2S the port cannot make: report it, stay responsive
             self._error("START", "i2s: %s" % e)
             return
-        self.cap = Capture(i2s, ring, cfg, self._ibuf(cfg), self.ticks)
+        self.cap = Capture(i2s, ring, cfg, ibuf, self.ticks)
         self.epochs += 1
         extra = dict(cfg)
         extra["samples"] = self.cap.spf
@@ -242,17 +242,23 @@ class App:
         self.last_rx = self.now()
         self._led(1)
 
-    def stop(self, reason):
+    def _end_capture(self):
+        # Leave streaming (the reverse of start()'s last steps) and close the I2S; returns the Capture, whose
+        # counters describe the epoch. The state is consistent before close() runs, even if it raises.
         cap = self.cap
         self.cap = None
-        cap.close()
         self.streaming = False
-        body = {"reason": reason, "frames": cap.frames, "dropped": self.ring.total_dropped,
-                "overruns": cap.overruns}
-        self.link.send(T_END, json.dumps(body).encode(), cap.seq, self.now(), True)
         self.link.intr = True
         micropython.kbd_intr(3)
         self._led(0)
+        cap.close()
+        return cap
+
+    def stop(self, reason):
+        cap = self._end_capture()
+        body = {"reason": reason, "frames": cap.frames, "dropped": self.ring.total_dropped,
+                "overruns": cap.overruns}
+        self.link.send(T_END, json.dumps(body).encode(), cap.seq, self.now(), True)
 
     def _ibuf(self, cfg):
         # The profile's I2S buffer (bytes, or "ibuf_ms" of DMA data at 8 bytes per sample frame), enlarged
@@ -285,12 +291,8 @@ class App:
             self._error("RESET", "reset is not available on this board")
             return
         if self.streaming:  # stop the I2S DMA; the ring's audio is dropped with the reboot
-            self.cap.close()
-            self.cap = None
-            self.streaming = False
+            self._end_capture()
             self.link.ring = None
-            self.link.intr = True
-            micropython.kbd_intr(3)
         self.reply("RESET", True)
         self._flush()
         self.reset()
@@ -300,8 +302,7 @@ class App:
         link = self.link
         t0 = self.now()
         while link.pump() and (self.now() - t0) & MASK30 < _DRAIN_US:
-            for _ in link.pout.ipoll(_BUSY_POLL_MS):
-                break
+            link.writable(_BUSY_POLL_MS)
         return not link.pending()
 
     def _drain(self):
@@ -310,7 +311,7 @@ class App:
         if not self._flush():
             link.abort_frame()
         link.ctl_count = 0
-        self.link.ring = None
+        link.ring = None
 
 
 def run(make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None, reset=None):

@@ -3,13 +3,14 @@
 
 from micropython import const
 from .proto import MAX_PAYLOAD
+from .capture import frame_bytes
 
 LINE_MAX = const(128)  # bytes per line, terminator excluded
 
 COMMANDS = ("INFO", "PING", "STATS", "START", "STOP", "RESET")
 START_KEYS = ("rate", "frame_ms", "gain", "bits", "channels")
 LIMITS = {"rate": (8000, 48000), "frame_ms": (5, 64), "gain": (0, 8), "bits": (16, 24), "channels": (1, 2)}
-_CHOICES = {"bits": (16, 24), "channels": (1, 2)}
+_CHOICES = ("bits", "channels")  # keys whose two LIMITS are the only values allowed
 
 
 def parse(line):
@@ -45,15 +46,15 @@ def parse_start(args, defaults):
     for key in START_KEYS:
         v = args.get(key, defaults[key])
         lo, hi = LIMITS[key]
-        choices = _CHOICES.get(key)
-        if choices and v not in choices:
-            return None, key + " must be " + " or ".join(str(c) for c in choices)
-        if v < lo or v > hi:
+        if key in _CHOICES:
+            if v != lo and v != hi:
+                return None, "%s must be %d or %d" % (key, lo, hi)
+        elif v < lo or v > hi:
             return None, "%s must be %d..%d" % (key, lo, hi)
         cfg[key] = v
     if cfg["rate"] * cfg["frame_ms"] % 1000:
         return None, "rate * frame_ms must be a multiple of 1000 (whole samples per frame)"
     spf = cfg["rate"] * cfg["frame_ms"] // 1000
-    if spf * (4 if cfg["bits"] == 24 else 2) * cfg["channels"] > MAX_PAYLOAD:
+    if spf * frame_bytes(cfg["bits"], cfg["channels"]) > MAX_PAYLOAD:
         return None, "frame too large"
     return cfg, None

@@ -65,6 +65,12 @@ class Link:
             return True
         return False
 
+    def writable(self, timeout_ms):
+        # pump() inlines writable(0): it runs once per tx_chunk, in the hot path.
+        for _ in self.pout.ipoll(timeout_ms):
+            return True
+        return False
+
     def poll_line(self, budget):
         # Read at most `budget` available bytes. Returns a complete line's length (line[0:n]), NONE, LONG
         # (an over-long line ended), EOF (stdin closed) or INTR (0x03 while intr is set).

@@ -15,7 +15,7 @@
 
 from array import array
 from micropython import const
-from .proto import HEADER, OVERHEAD, T_AUDIO, F_DEVICE_DROP, F_I2S_OVERRUN, F_FIRST, init_frame, pack
+from .proto import HEADER, OVERHEAD, T_AUDIO, F_DEVICE_DROP, init_frame, pack
 
 _CARRY = const(0x0B)  # F_DEVICE_DROP | F_I2S_OVERRUN | F_FIRST
 _DROP_MAX = const(65535)
@@ -62,9 +62,7 @@ class FrameRing:
         if self.nfree:
             self.nfree -= 1
             return self.free[self.nfree]
-        victim = self.fifo[self.head]
-        self.head = (self.head + 1) % self.n
-        self.count -= 1
+        victim = self.pop()  # n >= 3: with no slot free, a frame is queued
         self.total_dropped = (self.total_dropped + 1) & 0x3FFFFFFF
         d = self.dropped[victim] + 1
         f = self.flags[victim] & _CARRY | F_DEVICE_DROP

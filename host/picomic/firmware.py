@@ -258,21 +258,24 @@ def build_firmware(
     if source:
         mpy_version: str | None = None
         build_arch: str | None = None
+        mpy_cross: list[str] | None = None
         label = f"src-{board}"
     else:
         exe = mpy_cross_exe()
         banner, mpy_version = mpy_cross_version(exe)
         build_arch = _resolve_arch(board, arch, sys_mpy, mpy_version)
         key_parts += [banner.encode(), build_arch.encode()]
+        mpy_cross = [exe, f"-march={build_arch}"]
         label = f"mpy{mpy_version}-{build_arch}-{board}"
     target = cache_dir() / "firmware" / f"{__version__}-{label}-{_content_hash(key_parts)}"
     if not (target / "board.json").is_file():
-        _populate(target, sources, fw_root, board_file, build_arch)
+        _populate(target, sources, fw_root, board_file, mpy_cross)
     files = tuple(sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()))
     return FirmwareBuild(root=target, files=files, mpy_version=mpy_version, arch=build_arch)
 
 
-def _populate(target: Path, sources: list[Path], fw_root: Path, board_file: Path, arch: str | None) -> None:
+def _populate(target: Path, sources: list[Path], fw_root: Path, board_file: Path, mpy_cross: list[str] | None) -> None:
+    # mpy_cross: the compiler command up to its file arguments (None: copy the package as source).
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
@@ -280,10 +283,12 @@ def _populate(target: Path, sources: list[Path], fw_root: Path, board_file: Path
             rel = src.relative_to(fw_root)
             out = staging / rel
             out.parent.mkdir(parents=True, exist_ok=True)
-            if arch is None or rel.parts[0] != FW_PACKAGE:
+            if mpy_cross is None or rel.parts[0] != FW_PACKAGE:
                 shutil.copyfile(src, out)
             else:
-                _compile(src, out.with_suffix(".mpy"), rel.as_posix(), arch)
+                device_name = rel.as_posix()
+                cmd = [*mpy_cross, "-s", device_name, "-o", str(out.with_suffix(".mpy")), str(src)]
+                _run(cmd, f"mpy-cross {device_name}")
         shutil.copyfile(board_file, staging / "board.json")
         try:
             staging.rename(target)
@@ -292,8 +297,3 @@ def _populate(target: Path, sources: list[Path], fw_root: Path, board_file: Path
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _compile(src: Path, out: Path, device_name: str, arch: str) -> None:
-    cmd = [mpy_cross_exe(), f"-march={arch}", "-s", device_name, "-o", str(out), str(src)]
-    _run(cmd, f"mpy-cross {device_name}")

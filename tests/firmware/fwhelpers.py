@@ -6,6 +6,7 @@ docs/protocol.md (header check, zlib CRC-32), not against another implementation
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import struct
@@ -13,19 +14,28 @@ import subprocess
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
-from picomic.benchmarks.device import FAKES_DIR as _FAKES
+from picomic.benchmarks.device import FAKES_DIR  # FakeI2S & co., shared with the device benchmark
 from picomic.firmware import FirmwareBuild, micropython_exe
 
 REPO = Path(__file__).resolve().parents[2]
 MP_DIR = Path(__file__).resolve().parent / "mp"  # the fake `machine` for whole-program tests
-FAKES_DIR = Path(_FAKES)  # FakeI2S & co., shared with the device benchmark
 VECTORS = REPO / "tests" / "vectors"
 TIMEOUT_S = 120.0
 WRAP = 1 << 30
 
 AUDIO, INFO, STATUS, END = 1, 2, 3, 4
 DEVICE_DROP, I2S_OVERRUN, CLIPPED, FIRST, WIDTH32, STEREO = 1, 2, 4, 8, 16, 32
+
+
+def load_tool(name: str) -> ModuleType:
+    """Import ``tools/<name>.py`` (the tools are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_mp(fw: FirmwareBuild, script: str, *, timeout: float = TIMEOUT_S, args: tuple[str, ...] = ()) -> str:

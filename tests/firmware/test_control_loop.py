@@ -13,7 +13,7 @@ import struct
 import subprocess
 import time
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,9 +36,7 @@ class Board:
     def send(self, data: bytes) -> None:
         os.write(self.host, data)
 
-    def frames(
-        self, until: type[Exception] | None = None, *, timeout: float = 10.0, stop: object = None
-    ) -> Iterator[Frame]:
+    def frames(self, timeout: float) -> Iterator[Frame]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             while len(self.buf) >= 26:
@@ -56,11 +54,12 @@ class Board:
                     return
         raise AssertionError(f"timed out; pending bytes {self.buf[:64]!r}")
 
-    def until(self, pred: object, timeout: float = 10.0) -> list[Frame]:
+    def until(self, pred: Callable[[Frame], bool], timeout: float = 10.0) -> list[Frame]:
+        """Frames up to and including the first matching ``pred`` (all of them if the board's pty closes)."""
         got = []
-        for frame in self.frames(timeout=timeout):
+        for frame in self.frames(timeout):
             got.append(frame)
-            if callable(pred) and pred(frame):
+            if pred(frame):
                 return got
         return got
 
@@ -82,7 +81,7 @@ def board(fw: FirmwareBuild, tmp_path: Path) -> Iterator[Board]:
     b.close()
 
 
-def _is(ftype: int, cmd: str | None = None) -> object:
+def _is(ftype: int, cmd: str | None = None) -> Callable[[Frame], bool]:
     return lambda f: f.type == ftype and (cmd is None or f.json().get("cmd") == cmd)
 
 

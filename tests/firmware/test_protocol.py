@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import random
 import zlib
 from pathlib import Path
-from types import ModuleType
 
-from fwhelpers import REPO, VECTORS, parse_frames, run_mp
+from fwhelpers import VECTORS, load_tool, parse_frames, run_mp
 from picomic.firmware import FirmwareBuild
 
 
-def _make_vectors() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_vectors", REPO / "tools" / "make_vectors.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_golden_vectors_match_firmware_packing(fw: FirmwareBuild) -> None:
-    mv = _make_vectors()
+    mv = load_tool("make_vectors")
     files, manifest = mv.generate(fw.root)
     for name, data in files.items():
         assert (VECTORS / name).read_bytes() == data, f"{name} differs from what the firmware packs now"

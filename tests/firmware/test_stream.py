@@ -44,9 +44,8 @@ dump(out)
     assert len(audio) >= 90
     seqs = [f.seq for f in audio]
     assert audio[0].flags & FIRST and not any(f.flags & FIRST for f in audio[1:])
-    wrapped = seqs
-    assert wrapped[0] == WRAP - 41 and 0 in wrapped
-    assert all((b - a) % WRAP == 1 for a, b in zip(wrapped, wrapped[1:], strict=False))
+    assert seqs[0] == WRAP - 41 and 0 in seqs
+    assert all((b - a) % WRAP == 1 for a, b in zip(seqs, seqs[1:], strict=False))
     assert all(0 <= s < WRAP for s in seqs)
     ts = [f.ts_us for f in audio]
     assert all((b - a) % WRAP == 10000 for a, b in zip(ts, ts[1:], strict=False))
@@ -88,8 +87,6 @@ def scan(obj, what):
         v = getattr(obj, name)
         if type(v) is int and not -0x40000000 <= v < 0x40000000:
             bad.append((what, name, v))
-for arr in ("seq", "ts", "length", "dropped"):
-    pass
 for i in range(4000):
     a.stream_step()
     if i % 50 == 0:

@@ -1,10 +1,10 @@
 # Fake `machine` for running firmware/main.py on the unix port in tests (put before the built-in one on
-# sys.path). I2S delivers a ramp in real time; fake_i2s.json in the working directory can limit the number
-# of frames (then readinto returns 0: the simulated signal ended).
+# sys.path). I2S is the benchmark's FakeI2S (a ramp) paced in real time; fake_i2s.json in the working
+# directory can limit the number of frames (then readinto returns 0: the simulated signal ended).
 import json
 import time
 
-from fakes import _fill
+from fakes import FakeI2S
 
 
 class Pin:
@@ -30,34 +30,27 @@ def _config():
         return {}
 
 
-class I2S:
+class _RealTime:
+    # The clock FakeI2S advances by each read's duration: here a read waits until its audio would have
+    # arrived in real time.
+    def __init__(self):
+        self.t = time.ticks_us()
+
+    def advance(self, us):
+        self.t = time.ticks_add(self.t, us)
+        wait = time.ticks_diff(self.t, time.ticks_us())
+        if wait > 0:
+            time.sleep_us(wait)
+
+
+class I2S(FakeI2S):
     RX = 0
     MONO = 0
     STEREO = 1
 
     def __init__(self, i2s_id, sck=None, ws=None, sd=None, mode=0, bits=16, format=0, rate=16000, ibuf=0):
-        cfg = _config()
-        self.left = cfg.get("frames", -1)
-        self.rate = rate
-        self.width = 4 if bits == 32 else 2
-        self.channels = 2 if format == I2S.STEREO else 1
-        self.t = time.ticks_us()
-
-    def readinto(self, buf):
-        if self.left == 0:
-            return 0
-        if self.left > 0:
-            self.left -= 1
-        n = len(buf)
-        _fill(buf, n, 0x0100, 1, self.width)
-        self.t = time.ticks_add(self.t, n // (self.width * self.channels) * 1000000 // self.rate)
-        wait = time.ticks_diff(self.t, time.ticks_us())
-        if wait > 0:
-            time.sleep_us(wait)
-        return n
-
-    def deinit(self):
-        pass
+        channels = 2 if format == I2S.STEREO else 1
+        super().__init__(rate, bits, channels, ibuf, _RealTime(), _config().get("frames", -1))
 
 
 def unique_id():

@@ -34,7 +34,8 @@ def _fill(buf: ptr8, n: int, word: int, step: int, width: int):  # noqa: F821 (v
 
 class FakeI2S:
     # Fills readinto buffers with a ramp; `frames` limits how many reads succeed (then 0: signal end).
-    # `clock` (a FakeTicks) advances by the buffer's duration on each read, like real-time pacing.
+    # `clock` (anything with advance(us): a FakeTicks, or tests/firmware/mp/machine.py's real-time pacer)
+    # advances by the buffer's duration on each read.
     # stall_every/stall_us: every stall_every-th read the clock jumps stall_us more (the loop was late).
     def __init__(
         self, rate, bits, channels, ibuf, clock=None, frames=-1, word=0x0100, step=1, stall_every=0, stall_us=0
@@ -43,7 +44,7 @@ class FakeI2S:
         self.stall_us = stall_us
         self.rate = rate
         self.width = 4 if bits == 32 else 2
-        self.channels = channels
+        self.bpf = self.width * channels
         self.clock = clock
         self.left = frames
         self.word = word
@@ -60,7 +61,9 @@ class FakeI2S:
         _fill(buf, n, self.word, self.step, self.width)
         self.reads += 1
         if self.clock is not None:
-            self.clock.advance(n // (self.width * self.channels) * 1000 // (self.rate // 1000))
+            # n bytes last n / bpf / rate s, floored to µs exactly, in small ints (runs under heap_lock)
+            k = n // self.bpf * 1000
+            self.clock.advance(k // self.rate * 1000 + k % self.rate * 1000 // self.rate)
             if self.stall_every and self.reads % self.stall_every == 0:
                 self.clock.advance(self.stall_us)
         return n
