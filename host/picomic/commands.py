@@ -31,6 +31,11 @@ def demo_signal_path() -> Path:
     return Path(__file__).parent / "data" / "demo_speech.flac"
 
 
+def _sim_signal(args: argparse.Namespace) -> str:
+    """The `--sim` SIGNAL spec, with `demo` resolved to the bundled speech sample."""
+    return str(demo_signal_path()) if args.sim == DEMO_SIGNAL else str(args.sim)
+
+
 def start_settings(args: argparse.Namespace) -> StartSettings:
     try:
         return StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain, bits=args.bits)
@@ -43,7 +48,7 @@ def check_source_args(args: argparse.Namespace) -> None:
     starts, so a typo fails in a fraction of a second. Builds the SimBoard object without starting it."""
     start_settings(args)
     if args.sim is not None:
-        sim.sim_from_args(args, signal=str(demo_signal_path()) if args.sim == DEMO_SIGNAL else args.sim)
+        sim.sim_from_args(args, signal=_sim_signal(args))
 
 
 @contextlib.contextmanager
@@ -53,8 +58,7 @@ def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[Serial
     if args.sim is None:
         yield _serial_source(args.port, args.serial, settings, pipeline)
         return
-    signal_spec = str(demo_signal_path()) if args.sim == DEMO_SIGNAL else args.sim
-    with sim.sim_from_args(args, signal=signal_spec) as board:
+    with sim.sim_from_args(args, signal=_sim_signal(args)) as board:
         yield _serial_source(board.port, None, settings, pipeline)
 
 
@@ -203,7 +207,7 @@ class RecordProgress:
             print(file=sys.stderr)
         f = self._recorder.file
         print(
-            f"picomic: recorded {f.samples_written / f.rate_hz:.2f} s to {f.path} "
+            f"picomic: recorded {self._recorder.seconds:.2f} s to {f.path} "
             f"({f.gap_samples / f.rate_hz:.2f} s of lost audio filled with silence; ended: {result.reason})",
             file=sys.stderr,
         )
@@ -213,9 +217,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     """Transcribe a file through the same VAD and STT as the live path."""
     from .stt import SttSettings, transcribe_file
 
-    if not Path(args.file).is_file():
-        why = "a folder" if Path(args.file).is_dir() else "not a regular file" if Path(args.file).exists() else None
-        raise ConfigError(f"cannot read {args.file}: {why or 'no such file'}; give a WAV/FLAC file")
+    path = Path(args.file)
+    if not path.is_file():
+        why = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
+        raise ConfigError(f"cannot read {args.file}: {why}; give a WAV/FLAC file")
     settings = SttSettings(model=args.model, language=args.language, partials_interval_ms=None, use_vad=not args.no_vad)
     writer = JsonlWriter(sys.stdout) if args.json else None
     for t in transcribe_file(args.file, settings):

@@ -30,6 +30,7 @@ from .protocol import (
     SYNC,
     VERSION,
     WRAP,
+    WRAP_MASK,
     Flags,
     Frame,
     FrameType,
@@ -38,7 +39,6 @@ from .protocol import (
 )
 
 _HALF_WRAP = WRAP // 2
-_MASK = WRAP - 1
 _FIRST = int(Flags.FIRST)
 _OVERRUN = int(Flags.I2S_OVERRUN)
 _AUDIO = FrameType.AUDIO
@@ -209,9 +209,7 @@ class Decoder:
                 continue
             if end - pos < HEADER_SIZE:
                 return
-            _, version, ftype, seq, ts, rate, samples, length, dropped, flags, hcheck = HEADER.unpack_from(
-                buf, pos
-            )
+            _, version, ftype, seq, ts, rate, samples, length, dropped, flags, hcheck = HEADER.unpack_from(buf, pos)
             if hcheck != header_check(buf, pos):
                 self.header_errors += 1
                 self._lose_sync(1)
@@ -222,7 +220,9 @@ class Decoder:
                 if length <= MAX_PAYLOAD and end - pos < OVERHEAD + length:
                     return
                 self._foreign_headers += 1
-                if self._foreign_headers >= 3 or (length <= MAX_PAYLOAD and self._crc_ok(buf, pos, length)):
+                if self._foreign_headers >= 3 or (
+                    length <= MAX_PAYLOAD and _checked_payload(buf, pos, length) is not None
+                ):
                     raise FrameError(
                         f"protocol version mismatch: the board speaks version {version}, this host speaks "
                         f"version {VERSION} — update picomic (pip install -U picomic) or reflash (picomic flash)"
@@ -234,12 +234,9 @@ class Decoder:
             total = OVERHEAD + length
             if end - pos < total:
                 return
-            body_end = pos + HEADER_SIZE + length
-            with memoryview(buf) as view:
-                crc_ok = zlib.crc32(view[pos + 2 : body_end]) == CRC.unpack_from(buf, body_end)[0]
-                payload = bytes(view[pos + HEADER_SIZE : body_end]) if crc_ok else b""
+            payload = _checked_payload(buf, pos, length)
             self._foreign_headers = 0  # a v1 header that passed every check: evidence of protocol 1
-            if not crc_ok:
+            if payload is None:
                 self.crc_errors += 1
                 self._lose_sync(2)
                 continue
@@ -249,17 +246,15 @@ class Decoder:
             frame = Frame(FRAME_TYPES[ftype], seq, ts, rate, samples, dropped, flags, payload)
             out.append(self._place(frame))
 
-    @staticmethod
-    def _crc_ok(buf: bytearray, pos: int, length: int) -> bool:
-        body_end = pos + HEADER_SIZE + length
-        with memoryview(buf) as view:
-            return bool(zlib.crc32(view[pos + 2 : body_end]) == CRC.unpack_from(buf, body_end)[0])
+    def _seq_step(self, raw: int) -> int:
+        """Forward distance (mod 2^30) from the last audio frame's masked seq to `raw`."""
+        return (raw - self._last_raw_seq) & WRAP_MASK
 
     def _unwrap_ts(self, raw: int) -> int:
         if self._last_raw_ts is None:
             self._ts = raw
         else:
-            step = (raw - self._last_raw_ts) & _MASK
+            step = (raw - self._last_raw_ts) & WRAP_MASK
             self._ts += step - WRAP if step >= _HALF_WRAP else step
         self._last_raw_ts = raw
         return self._ts
@@ -272,7 +267,7 @@ class Decoder:
             lost = 0
             seq = self._next_seq(frame.seq)
             if frame.type is _END and self._last_seq is not None:
-                step = (frame.seq - self._last_raw_seq) & _MASK  # END seq = audio frames of the epoch
+                step = self._seq_step(frame.seq)  # END seq = audio frames of the epoch
                 lost = step - 1 if 0 < step < _HALF_WRAP else 0
                 self.lost_frames += lost
                 self._timeline_end += lost * self._samples_per_frame
@@ -285,7 +280,7 @@ class Decoder:
             self.i2s_overruns += 1
         raw = frame.seq
         last = self._last_seq
-        step = (raw - self._last_raw_seq) & _MASK
+        step = self._seq_step(raw)
         if frame.flags & _FIRST:  # seq > 0: the device ring dropped the epoch's first frames
             return self._start_epoch(frame, ts, raw, lost=raw)
         if last is None:  # first audio ever (join mid-stream: unknown loss) or after an END (0..raw-1 lost)
@@ -318,7 +313,7 @@ class Decoder:
         """Unwrap a non-audio frame's seq (the next audio seq number) against the current epoch."""
         if self._last_seq is None:
             return raw
-        return self._last_seq + ((raw - self._last_raw_seq) & _MASK)
+        return self._last_seq + self._seq_step(raw)
 
     def _start_epoch(self, frame: Frame, ts: int, seq: int, lost: int) -> DecodedFrame:
         """A new epoch: FIRST flag, the first audio frame seen, or a sequence that restarted. `lost` =
@@ -337,3 +332,12 @@ class Decoder:
         self._last_audio_ts = ts
         self._timeline_end = sample + frame.samples
         return DecodedFrame(frame, seq, ts, self.epochs, sample, lost, new_epoch=True)
+
+
+def _checked_payload(buf: bytearray, pos: int, length: int) -> bytes | None:
+    """The payload of the whole frame at `pos` (its header already checked) if its CRC32 matches, else None."""
+    body_end = pos + HEADER_SIZE + length
+    with memoryview(buf) as view:
+        if zlib.crc32(view[pos + 2 : body_end]) != CRC.unpack_from(buf, body_end)[0]:
+            return None
+        return bytes(view[pos + HEADER_SIZE : body_end])

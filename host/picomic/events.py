@@ -7,12 +7,27 @@ Times `t_s`, `start_s`, `end_s` are seconds on the stream's sample timeline sinc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, ClassVar, Literal
+
+
+class _JsonEvent:
+    """Base of the event dataclasses: `to_json()` is `type`, then every field in declaration order (the
+    events that carry a JSON body, `DeviceInfo` and `StatusEvent`, splice it in instead)."""
+
+    __slots__ = ()
+    type: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # set by @dataclass on each subclass
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"type": self.type}
+        for f in fields(self):
+            out[f.name] = getattr(self, f.name)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
-class VadEvent:
+class VadEvent(_JsonEvent):
     """A detected speech edge (before padding)."""
 
     type: ClassVar[str] = "vad"
@@ -22,12 +37,9 @@ class VadEvent:
     sample: int
     """The same edge as a sample index on the stream timeline (at the bus sample rate)."""
 
-    def to_json(self) -> dict[str, object]:
-        return {"type": self.type, "event": self.event, "t_s": self.t_s, "sample": self.sample}
-
 
 @dataclass(frozen=True, slots=True)
-class Transcript:
+class Transcript(_JsonEvent):
     """A partial (`final=False`) or final transcript of one utterance."""
 
     type: ClassVar[str] = "transcript"
@@ -40,19 +52,9 @@ class Transcript:
     latency_ms: float | None
     """Final: host time of emission − host capture time of the last voiced sample; None for partials."""
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "type": self.type,
-            "text": self.text,
-            "final": self.final,
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "latency_ms": self.latency_ms,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class DeviceInfo:
+class DeviceInfo(_JsonEvent):
     """The board's INFO reply (firmware/protocol versions, board, uid, limits...)."""
 
     type: ClassVar[str] = "device"
@@ -63,7 +65,7 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Discontinuity:
+class Discontinuity(_JsonEvent):
     """The stream timeline jumped: lost frames, a new epoch, an unplug and reconnect."""
 
     type: ClassVar[str] = "discontinuity"
@@ -75,40 +77,25 @@ class Discontinuity:
     """Seconds by which the stream timeline advanced without audio."""
     epoch: int
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "type": self.type,
-            "reason": self.reason,
-            "lost_frames": self.lost_frames,
-            "gap_s": self.gap_s,
-            "epoch": self.epoch,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class StreamEnd:
+class StreamEnd(_JsonEvent):
     """The device ended the stream on purpose (END frame: `stop`, `signal_end`, `host_silent`)."""
 
     type: ClassVar[str] = "end"
     reason: str
 
-    def to_json(self) -> dict[str, object]:
-        return {"type": self.type, "reason": self.reason}
-
 
 @dataclass(frozen=True, slots=True)
-class ErrorEvent:
+class ErrorEvent(_JsonEvent):
     """A one-line problem report (the stream may continue, e.g. during reconnect)."""
 
     type: ClassVar[str] = "error"
     message: str
 
-    def to_json(self) -> dict[str, object]:
-        return {"type": self.type, "message": self.message}
-
 
 @dataclass(frozen=True, slots=True)
-class StatusEvent:
+class StatusEvent(_JsonEvent):
     """A `PipelineStatus.snapshot()` (DECISIONS 17 field names)."""
 
     type: ClassVar[str] = "status"

@@ -55,9 +55,7 @@ class Flags(enum.IntFlag):
     STEREO = 1 << 5
 
 
-KNOWN_FLAGS = int(
-    Flags.DEVICE_DROP | Flags.I2S_OVERRUN | Flags.CLIPPED | Flags.FIRST | Flags.WIDTH32 | Flags.STEREO
-)
+KNOWN_FLAGS = int(Flags.DEVICE_DROP | Flags.I2S_OVERRUN | Flags.CLIPPED | Flags.FIRST | Flags.WIDTH32 | Flags.STEREO)
 _AUDIO = int(FrameType.AUDIO)  # plain ints: `int & IntFlag` goes through enum code, 10x slower
 _WIDTH32 = int(Flags.WIDTH32)
 _STEREO = int(Flags.STEREO)

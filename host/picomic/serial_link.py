@@ -17,7 +17,7 @@ from serial.tools import list_ports
 
 from .decoder import DecodedFrame, Decoder
 from .errors import DeviceError, FrameError, LinkError
-from .protocol import VERSION, FrameType, encode_command
+from .protocol import MAX_RATE_HZ, MIN_RATE_HZ, VERSION, FrameType, encode_command
 
 MICROPYTHON_VID = 0x2E8A
 MICROPYTHON_PID = 0x0005
@@ -48,7 +48,10 @@ class StartSettings:
 
     def __post_init__(self) -> None:
         checks = (
-            (8000 <= self.rate_hz <= 48000, f"rate must be 8000..48000 Hz, got {self.rate_hz}"),
+            (
+                MIN_RATE_HZ <= self.rate_hz <= MAX_RATE_HZ,
+                f"rate must be {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz, got {self.rate_hz}",
+            ),
             (5 <= self.frame_ms <= 64, f"frame length must be 5..64 ms, got {self.frame_ms}"),
             (0 <= self.gain <= 8, f"gain must be 0..8 bits, got {self.gain}"),
             (self.bits in (16, 24), f"bits must be 16 or 24, got {self.bits}"),
@@ -70,7 +73,8 @@ class StartSettings:
         )  # fmt: skip
 
 
-def _board_ports() -> list[Any]:
+def board_ports() -> list[Any]:
+    """The attached ports whose USB VID:PID is MicroPython's on the RP2040 (pyserial ListPortInfo)."""
     return [p for p in list_ports.comports() if p.vid == MICROPYTHON_VID and p.pid == MICROPYTHON_PID]
 
 
@@ -79,13 +83,13 @@ def find_port(port: str = "auto", serial_number: str | None = None) -> str:
     board attached (LinkError when there is none or more than one)."""
     if port != "auto":
         return port
-    boards = _board_ports()
     if serial_number is not None:
-        match = [p for p in list_ports.comports() if (p.serial_number or "").lower() == serial_number.lower()]
-        if not match:
-            seen = ", ".join(f"{p.device} ({p.serial_number})" for p in boards) or "none"
+        found = port_of_serial(serial_number)
+        if found is None:
+            seen = ", ".join(f"{p.device} ({p.serial_number})" for p in board_ports()) or "none"
             raise LinkError(f"no board with serial {serial_number} found (boards attached: {seen})")
-        return str(match[0].device)
+        return found
+    boards = board_ports()
     if not boards:
         raise LinkError("no board found — plug it in or use --sim")
     if len(boards) > 1:

@@ -27,6 +27,7 @@ from .events import DeviceInfo, Discontinuity, ErrorEvent, Event, StreamEnd
 from .protocol import Flags, FrameType, encode_command
 from .serial_link import (
     StartSettings,
+    board_ports,
     find_port,
     open_port,
     port_of_serial,
@@ -51,6 +52,7 @@ DEVICE_SETTLE_SAMPLES = 4096
 """The firmware discards this many sample frames after START (docs/protocol.md): a new epoch's first sample
 is captured that much later than the START, which the timeline advance after a reconnect includes."""
 STOP_DRAIN_S = 1.0
+_OVERRUN = int(Flags.I2S_OVERRUN)  # a plain int: `int & IntFlag` goes through enum code (per-frame path)
 
 
 def _ignore(event: Event) -> None:
@@ -230,11 +232,10 @@ class SerialSource:
     def _handle(self, frames: list[DecodedFrame]) -> None:
         """Publish audio, emit events, update status for one batch of decoded frames."""
         now_ms = time.monotonic() * 1000.0
-        last_audio: DecodedFrame | None = None
+        end_us: int | None = None  # device time just after the last sample delivered in this batch
         for f in frames:
             if f.type is FrameType.AUDIO:
-                self._publish(f, now_ms)
-                last_audio = f
+                end_us = self._publish(f, now_ms)
             elif f.type is FrameType.END:
                 self._end(f)
             elif f.type is FrameType.STATUS:
@@ -242,14 +243,14 @@ class SerialSource:
             elif f.type is FrameType.INFO:
                 self._emit(DeviceInfo(f.frame.json()))
         self._sync_status()
-        if last_audio is not None:
-            fr = last_audio.frame
-            end_ms = self.clock.to_host_ms(last_audio.ts_us + fr.samples * 1_000_000 // fr.rate_hz)
+        if end_us is not None:
+            end_ms = self.clock.to_host_ms(end_us)
             self._last_end_ms = end_ms
             self.status.set("audio_lag_ms", now_ms - end_ms)
             self.status.set("clock_drift_ppm", self.clock.drift_ppm)
 
-    def _publish(self, f: DecodedFrame, now_ms: float) -> None:
+    def _publish(self, f: DecodedFrame, now_ms: float) -> int:
+        """Put one audio frame on the bus; returns the device µs just after its last sample."""
         fr = f.frame
         rate = fr.rate_hz
         if f.new_epoch:
@@ -257,13 +258,13 @@ class SerialSource:
         if f.lost_before:
             log.debug("gap: %d frame(s) lost before seq %d (device dropped %d)", f.lost_before, f.seq, fr.dropped)
             self._emit(Discontinuity("gap", f.lost_before, f.lost_before * fr.samples / rate, f.epoch))
-        if fr.flags & Flags.I2S_OVERRUN:
+        if fr.flags & _OVERRUN:
             log.info("the board flagged an I2S overrun at seq %d: audio was lost before it was captured", f.seq)
-        self.clock.observe(f.ts_us + fr.samples * 1_000_000 // rate, now_ms)
-        chunk = AudioChunk(
-            f.seq, self.clock.to_host_ms(f.ts_us), rate, fr.pcm(), f.stream_sample, f.epoch, fr.flags
-        )
+        end_us = f.ts_us + fr.samples * 1_000_000 // rate
+        self.clock.observe(end_us, now_ms)
+        chunk = AudioChunk(f.seq, self.clock.to_host_ms(f.ts_us), rate, fr.pcm(), f.stream_sample, f.epoch, fr.flags)
         self.bus.publish(chunk)
+        return end_us
 
     def _status_reply(self, body: dict[str, object]) -> None:
         if not body.get("ok"):
@@ -357,10 +358,8 @@ class SerialSource:
 def list_boards(probe: bool = False) -> list[dict[str, object]]:
     """Attached MicroPython boards (VID:PID 2E8A:0005): port, serial_number, description; with `probe`,
     also `firmware` (picomic version, or None) and `info` / `error` from an INFO handshake."""
-    from .serial_link import _board_ports
-
     out: list[dict[str, object]] = []
-    for p in _board_ports():
+    for p in board_ports():
         entry: dict[str, object] = {
             "port": p.device,
             "serial_number": p.serial_number,

@@ -68,21 +68,22 @@ class Meter(ConsumerThread):
 
     def feed(self, chunk: AudioChunk) -> None:
         samples = chunk.samples
-        full_scale = 32768.0 if samples.dtype == np.int16 else 8388608.0
-        as_float = samples.astype(np.float32)
-        peak = float(np.max(np.abs(as_float))) if len(samples) else 0.0
-        rms = float(np.sqrt(np.mean(as_float * as_float))) if len(samples) else 0.0
+        # the chunk's shared float32 (full scale 1.0), computed once for every listener (VAD and STT use it too)
+        scaled = chunk.float32()
+        clip_level = 1.0 - (1.0 / 32768.0 if samples.dtype == np.int16 else 1.0 / 8388608.0)  # one LSB below
+        peak = float(np.max(np.abs(scaled))) if len(samples) else 0.0
+        rms = float(np.sqrt(np.mean(scaled * scaled))) if len(samples) else 0.0
         now = time.monotonic()
         with self._lock:
             r = self._reading
-            r.rms_dbfs = dbfs(rms, full_scale)
-            r.peak_dbfs = dbfs(peak, full_scale)
+            r.rms_dbfs = dbfs(rms, 1.0)
+            r.peak_dbfs = dbfs(peak, 1.0)
             r.rate_hz = chunk.sample_rate
             r.channels = 1 if samples.ndim == 1 else samples.shape[1]
             if r.peak_dbfs >= r.peak_hold_dbfs or now - self._peak_at > PEAK_HOLD_S:
                 r.peak_hold_dbfs = r.peak_dbfs
                 self._peak_at = now
-            if peak >= full_scale - 1:
+            if peak >= clip_level:
                 self._clip_at = now
             r.clipping = now - self._clip_at < CLIP_HOLD_S
 

@@ -9,7 +9,6 @@ behind the same symlink with the board idle again.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import select
@@ -19,7 +18,7 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 
-from hostwire import END, FIRST, INFO, STATUS, VECTORS_DIR, audio, encode_audio, encode_frame
+from hostwire import END, FIRST, INFO, STATUS, VECTORS_DIR, audio, encode_audio, encode_json
 
 INFO_BODY = {
     "fw": "0.1.0", "proto": 1, "board": "pico", "mpy": "1.24.0", "uid": "e6614c311b7e2b2f", "ticks_bits": 30,
@@ -141,7 +140,7 @@ class FakeBoard:
             line.append(byte)
 
     def _status(self, body: dict[str, object]) -> bytes:
-        return encode_frame(STATUS, seq=self._seq, payload=json.dumps(body).encode())
+        return encode_json(STATUS, body, seq=self._seq)
 
     def _command(self, text: str) -> None:
         if not text:
@@ -154,7 +153,7 @@ class FakeBoard:
             if self.info_frame is not None:
                 self.write(self.info_frame)
             else:
-                self.write(encode_frame(INFO, seq=self._seq, payload=json.dumps(INFO_BODY).encode()))
+                self.write(encode_json(INFO, INFO_BODY, seq=self._seq))
         elif name == "START":
             if self.mode == "refuse":
                 self.write(self._status({"cmd": "START", "ok": False, "error": "rate must be 8000..48000"}))
@@ -176,7 +175,7 @@ class FakeBoard:
             self.write(self._status({"cmd": name, "ok": True}))
 
     def _end(self, reason: str) -> None:
-        self.write(encode_frame(END, seq=self._seq, payload=json.dumps({"reason": reason}).encode()))
+        self.write(encode_json(END, {"reason": reason}, seq=self._seq))
 
     def _stream_one(self) -> None:
         if self.unplug_after is not None and self._seq == self.unplug_after and not self.unplugs:

@@ -58,9 +58,7 @@ class SentAudio:
     rate_hz: int = 16000
 
 
-def audio(
-    seq: int, *, samples: int = 160, rate_hz: int = 16000, flags: int = 0, dropped: int = 0
-) -> SentAudio:
+def audio(seq: int, *, samples: int = 160, rate_hz: int = 16000, flags: int = 0, dropped: int = 0) -> SentAudio:
     payload = bytes((seq * 7 + i) & 0xFF for i in range(samples * 2))
     ts = seq * samples * 1_000_000 // rate_hz
     return SentAudio(seq, ts, payload, flags | (FIRST if seq == 0 else 0), dropped, samples, rate_hz)

@@ -27,9 +27,7 @@ def simulate(
         arrival = true_host + 0.3 + rng.expovariate(1 / 2.0) + (25.0 if i % 37 == 0 else 0.0)
         arrival = float(int(arrival) + 1)
         if stall_at_s > 0 and stall_at_s <= i / 100 < stall_at_s + 3:
-            release = max(
-                release, offset_ms + ((123_456_789 / 1000) + (stall_at_s + 3) * 1000) / (1 + ppm / 1e6)
-            )
+            release = max(release, offset_ms + ((123_456_789 / 1000) + (stall_at_s + 3) * 1000) / (1 + ppm / 1e6))
             arrival = max(arrival, release)
         mapper.observe(device_us, arrival)
         out.append((mapper.to_host_ms(device_us), true_host))

@@ -129,9 +129,7 @@ def test_corruption_confined_to_one_frame_loses_at_most_that_frame(n: int, data:
     dec = Decoder()
     # a truncated frame holds the decoder until one frame length more arrives: a live stream goes on
     stream = b"".join(frames) + encode_frame(END, seq=n + 2, payload=b"{}") + bytes(400)
-    got = [
-        f.seq for f in feed_chunked(dec, stream, data.draw(st.lists(st.integers(0, 1 << 16)))) if f.type == 1
-    ]
+    got = [f.seq for f in feed_chunked(dec, stream, data.draw(st.lists(st.integers(0, 1 << 16)))) if f.type == 1]
     expected_others = [s for s in range(n + 2) if s != k]
     assert [s for s in got if s != k] == expected_others
     assert dec.frames == len(got) + 1  # END always arrives
