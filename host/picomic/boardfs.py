@@ -21,6 +21,8 @@ from .serial_link import open_port, port_of_serial, request_info
 MPREMOTE_TIMEOUT_S = 60.0
 BOOT_TIMEOUT_S = 15.0
 """How long the board may take to come back after `mpremote reset` and answer INFO."""
+RESET_TIMEOUT_S = 15.0
+"""How long `mpremote reset` itself may take."""
 OURS_TOP = ("main.py", "board.json")
 BACKUP = "main.py.orig"
 _MARK = "PICOMIC_FLASH "
@@ -129,9 +131,15 @@ def chain(steps: list[list[str]]) -> list[str]:
     return out
 
 
+def reboot(port: str, uid: str) -> str:
+    """`mpremote reset`, then the board's path once it is back (by serial number, else the same path)."""
+    mpremote(port, "reset", timeout_s=RESET_TIMEOUT_S)
+    return wait_for_port(port, uid)
+
+
 def reset_and_handshake(port: str, uid: str) -> dict[str, object]:
     """`mpremote reset`, wait for the board to come back (same path, or its serial number), INFO."""
-    mpremote(port, "reset", timeout_s=15.0)
+    mpremote(port, "reset", timeout_s=RESET_TIMEOUT_S)
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     last: Exception | None = None
     while time.monotonic() < deadline:

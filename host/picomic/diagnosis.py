@@ -169,6 +169,11 @@ def _lower_hull(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> list[
 # ---------------------------------------------------------------------------------------------- checking
 
 
+def expected_floor_dbfs(gain_bits: int) -> float:
+    """The INMP441's self-noise after `gain_bits` of digital gain, dBFS."""
+    return INMP441_NOISE_DBFS + 6.02 * gain_bits
+
+
 def _pin(pins: Mapping[str, object], name: str) -> str:
     value = pins.get(name)
     return f"GP{value}" if isinstance(value, int) else name.upper()
@@ -183,7 +188,7 @@ def check_signal(lv: Levels, gain_bits: int = 0, pins: Mapping[str, object] | No
     if lv.constant is not None:
         return [_constant_finding(lv.constant, sd, sck, ws)]
     out: list[Finding] = []
-    expected = INMP441_NOISE_DBFS + 6.02 * gain_bits
+    expected = expected_floor_dbfs(gain_bits)
     if lv.floor_dbfs < expected - NOISE_MARGIN_DB:
         out.append(Finding(
             "noise_low", "error",
@@ -225,30 +230,32 @@ def _constant_finding(value: int, sd: str, sck: str, ws: str) -> Finding:
     )  # fmt: skip
 
 
-def _dc_findings(mean_fs: float) -> list[Finding]:
-    dc = abs(mean_fs)
-    if dc < DC_WARN:
+def _graded(value: float, warn: float, error: float, code: str, message: str, fix: str) -> list[Finding]:
+    """One finding when `value` reaches `warn` (an error from `error` on), else none."""
+    if value < warn:
         return []
-    return [Finding(
-        "dc_offset", "error" if dc >= DC_ERROR else "warning",
+    return [Finding(code, "error" if value >= error else "warning", message, fix)]
+
+
+def _dc_findings(mean_fs: float) -> list[Finding]:
+    return _graded(
+        abs(mean_fs), DC_WARN, DC_ERROR, "dc_offset",
         f"DC offset {mean_fs * 100:+.1f} % of full scale (the INMP441 filters DC out itself)",
         "a different or damaged microphone, or bad data alignment; check the mic is an INMP441 and that "
         "WS is SCK + 1",
-    )]  # fmt: skip
+    )  # fmt: skip
 
 
 def _clip_findings(fraction: float) -> list[Finding]:
-    if fraction < CLIP_WARN:
-        return []
-    return [Finding(
-        "clipping", "error" if fraction >= CLIP_ERROR else "warning",
+    return _graded(
+        fraction, CLIP_WARN, CLIP_ERROR, "clipping",
         f"clipping: {fraction * 100:.2f} % of the samples are at full scale",
         "lower --gain, move the sound source away from the mic; constant clipping with no loud sound "
         "means a wiring fault on SD",
-    )]  # fmt: skip
+    )  # fmt: skip
 
 
-def check_slots(left: Levels, right: Levels, pins: Mapping[str, object] | None = None) -> list[Finding]:
+def check_slots(left: Levels, right: Levels) -> list[Finding]:
     """The diagnostic stereo stream: a microphone heard only in the right slot means L/R is not at GND."""
     if left.rms_dbfs <= DEAD_DBFS and right.rms_dbfs > DEAD_DBFS and right.constant is None:
         return [Finding(
@@ -349,13 +356,14 @@ def check_link(counters: Mapping[str, float], link_error: str | None = None) -> 
 def diagnose(cap: Capture) -> Diagnosis:
     """Every check on one capture; the measurements that back them."""
     mono = measure_levels(cap.mono, cap.rate_hz)
+    slots = _slot_levels(cap)
     findings: list[Finding] = []
     if mono.samples == 0:
         findings.append(Finding(
             "no_audio", "error", "no audio frames arrived from the board",
             "the firmware accepted START but sent nothing: reflash with picomic flash and press reset",
         ))  # fmt: skip
-    slot = _slot_findings(cap)
+    slot = check_slots(*slots) if slots else []
     signal = check_signal(mono, cap.gain_bits, cap.pins)
     if slot:  # the mono stream is dead *because* of the slot: say that, not "SD not connected"
         signal = [f for f in signal if f.code not in ("no_data", "noise_low")]
@@ -369,34 +377,36 @@ def diagnose(cap: Capture) -> Diagnosis:
     findings += check_link(cap.counters, cap.link_error)
     if any(f.code in ("i2s_overrun", "audio_missing") for f in findings):  # lost audio skews the rate
         findings = [f for f in findings if f.code != "rate_off"]
-    return Diagnosis(tuple(findings), _measurements(cap, mono, rate))
+    return Diagnosis(tuple(findings), _measurements(cap, mono, slots, rate))
 
 
-def _slot_findings(cap: Capture) -> list[Finding]:
+def _slot_levels(cap: Capture) -> tuple[Levels, Levels] | None:
+    """Levels of the left and right slot of the diagnostic stereo stream, or None without one."""
     if cap.stereo is None or len(cap.stereo) == 0:
-        return []
+        return None
     left = measure_levels(np.ascontiguousarray(cap.stereo[:, 0]), cap.rate_hz)
     right = measure_levels(np.ascontiguousarray(cap.stereo[:, 1]), cap.rate_hz)
-    return check_slots(left, right, cap.pins)
+    return left, right
 
 
-def _measurements(cap: Capture, lv: Levels, rate: RateEstimate | None) -> dict[str, object]:
+def _measurements(
+    cap: Capture, lv: Levels, slots: tuple[Levels, Levels] | None, rate: RateEstimate | None
+) -> dict[str, object]:
     out: dict[str, object] = {
         "seconds": round(lv.samples / cap.rate_hz, 3),
         "rate_nominal_hz": cap.rate_hz,
         "rms_dbfs": round(lv.rms_dbfs, 1),
         "noise_floor_dbfs": round(lv.floor_dbfs, 1),
-        "expected_noise_floor_dbfs": INMP441_NOISE_DBFS + 6.02 * cap.gain_bits,
+        "expected_noise_floor_dbfs": expected_floor_dbfs(cap.gain_bits),
         "dc_percent": round(lv.mean_fs * 100, 3),
         "peak": lv.peak,
         "clip_percent": round(lv.clip_fraction * 100, 3),
         "rate_measured_hz": round(rate.rate_hz, 2) if rate else None,
         "rate_error_ppm": round(rate.ppm) if rate else None,
     }
-    if cap.stereo is not None and len(cap.stereo):
-        for i, side in enumerate(("left", "right")):
-            ch = np.ascontiguousarray(cap.stereo[:, i])
-            out[f"{side}_rms_dbfs"] = round(measure_levels(ch, cap.rate_hz).rms_dbfs, 1)
+    if slots is not None:
+        for side, levels in zip(("left", "right"), slots, strict=True):
+            out[f"{side}_rms_dbfs"] = round(levels.rms_dbfs, 1)
     for name in ("frames", "lost_frames", "crc_errors", "resyncs", "device_dropped", "i2s_overruns",
                  "reconnects", "clock_drift_ppm"):  # fmt: skip
         out[name] = cap.counters.get(name, 0)

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,12 +85,11 @@ def stream(port: str, settings: StartSettings, seconds: float, serial_number: st
 
 def capture(port: str, args: argparse.Namespace) -> tuple[Capture, dict[str, object]]:
     """The mono stream, then the diagnostic stereo one, as one Capture (plus the board's INFO)."""
-    settings = StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain)
+    settings = start_settings(args)
     mono = stream(port, settings, args.seconds, args.serial)
     stereo: Samples | None = None
     if mono.error is None:
-        pair = stream(port, StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain, channels=2),
-                      STEREO_SECONDS, args.serial)  # fmt: skip
+        pair = stream(port, replace(settings, channels=2), STEREO_SECONDS, args.serial)
         stereo = np.concatenate(pair.parts) if pair.parts else np.zeros((0, 2), np.int16)
     cap = Capture(
         rate_hz=args.rate,
@@ -105,6 +104,14 @@ def capture(port: str, args: argparse.Namespace) -> tuple[Capture, dict[str, obj
         device_ms=np.asarray(mono.device_ms, np.float64),
     )
     return cap, mono.info
+
+
+def start_settings(args: argparse.Namespace) -> StartSettings:
+    """The mono START of `--rate`, `--frame-ms`, `--gain`; a ConfigError that says what is wrong."""
+    try:
+        return StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _pins(info: Mapping[str, object]) -> dict[str, object]:
@@ -170,10 +177,7 @@ def _board_port(args: argparse.Namespace) -> Iterator[str]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     if not args.seconds > 0:
         raise ConfigError(f"--seconds must be > 0, got {args.seconds}")
-    try:
-        StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+    start_settings(args)  # a bad --rate/--frame-ms/--gain fails before a simulated board starts
     with _board_port(args) as port:
         cap, info = capture(port, args)
     diag = diagnose(cap)

@@ -25,9 +25,9 @@ from .boardfs import (
     chain,
     inspect,
     mpremote,
+    reboot,
     reset_and_handshake,
     stop_stream,
-    wait_for_port,
 )
 from .errors import ConfigError, DeviceError, LinkError
 from .firmware import FW_PACKAGE, FirmwareBuild, board_profile, build_firmware, firmware_dir, known_boards
@@ -201,24 +201,22 @@ def resolve_port(args: argparse.Namespace) -> str | None:
 
 
 def _verify(port: str, plan: Plan) -> None:
+    """Each file of the build is on the board with its size and (where the board can hash) its SHA-256."""
     after = inspect(port)
-    missing = [
-        rel for rel in plan.build.files if after.files.get(rel, (-1, None))[0] != (plan.build.root / rel).stat().st_size
-    ]
-    wrong = [
-        rel
-        for rel in plan.build.files
-        if after.files.get(rel, (0, None))[1] not in (None, sha256_file(plan.build.root / rel))
-    ]
-    if missing or wrong:
-        raise DeviceError(f"verification failed for {', '.join(missing + wrong)} on {port} — the board's "
+    bad = []
+    for rel in plan.build.files:
+        local = plan.build.root / rel
+        size, digest = after.files.get(rel, (-1, None))
+        if size != local.stat().st_size or digest not in (None, sha256_file(local)):
+            bad.append(rel)
+    if bad:
+        raise DeviceError(f"verification failed for {', '.join(bad)} on {port} — the board's "
                           "filesystem may be full or damaged; run picomic flash again")  # fmt: skip
 
 
 def _restart(port: str, state: BoardState, say: list[str]) -> None:
     if state.main_ours:
-        mpremote(port, "reset", timeout_s=15.0)
-        wait_for_port(port, state.uid)
+        reboot(port, state.uid)
         say.append("the board was rebooted so its firmware runs again")
 
 
@@ -281,8 +279,7 @@ def _remove(port: str, state: BoardState, dry_run: bool) -> int:
         raise DeviceError(
             f"could not remove {', '.join(left)} from the board on {port}; run picomic flash --remove again"
         )
-    mpremote(port, "reset", timeout_s=15.0)
-    wait_for_port(port, state.uid)
+    reboot(port, state.uid)
     restored = " (your main.py is back)" if state.main_ours and state.has_backup else ""
     _print([f"ok: picomic removed; the board now boots to a plain MicroPython REPL{restored}"])
     return 0

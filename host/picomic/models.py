@@ -97,8 +97,7 @@ def resolve_model(name_or_path: str | None = None) -> str:
         raise ModelError(f"no model folder at {path}; check the path (installed: {_installed_text()})")
     if "/" not in name and name not in _known_names():
         raise ModelError(
-            f"unknown model {name!r}; installed: {_installed_text()}; "
-            f"downloadable names: {', '.join(_known_names())}"
+            f"unknown model {name!r}; installed: {_installed_text()}; downloadable names: {', '.join(_known_names())}"
         )
     cached = _cached(name)
     if cached is not None:

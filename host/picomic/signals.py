@@ -371,20 +371,16 @@ def settle_words(start: int, n: int) -> I32:
 
 def mic_words(pcm: I16, start: int, mic: MicOptions) -> tuple[I32, I32]:
     """(left, right) 32-bit slot words for int16 samples whose stream index starts at `start`."""
+    if mic.fault in ("stuck-low", "stuck-high"):  # SD tied low/high: no word depends on the signal
+        stuck = np.full(len(pcm), 0 if mic.fault == "stuck-low" else -1, np.int32)
+        return stuck, stuck
     idx = np.arange(start, start + len(pcm), dtype=np.int64)
     s24 = pcm.astype(np.int64) << 8
     if mic.dc or mic.noise_dbfs is not None or mic.fault == "clip":
         s24 = _analog(s24, idx, mic)
     words = ((s24.astype(np.int32)) << 8) | _junk(idx)
     zeros = np.zeros(len(pcm), np.int32)
-    if mic.fault == "stuck-low":
-        return zeros, zeros
-    if mic.fault == "stuck-high":
-        ones = np.full(len(pcm), -1, np.int32)
-        return ones, ones
-    if mic.fault == "wrong-slot":
-        return zeros, words
-    return words, zeros
+    return (zeros, words) if mic.fault == "wrong-slot" else (words, zeros)
 
 
 def _analog(s24: npt.NDArray[np.int64], idx: npt.NDArray[np.int64], mic: MicOptions) -> npt.NDArray[np.int64]:

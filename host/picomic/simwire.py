@@ -211,12 +211,10 @@ class Relay(threading.Thread):
 
     def _step(self) -> None:
         poll = select.poll()
-        if len(self.to_host) < HOST_BUFFER:
-            poll.register(self.a, select.POLLIN)
-        b_events = select.POLLIN | (select.POLLOUT if self.to_host else 0)
-        poll.register(self.b_master, b_events)
-        if self.to_board:
-            poll.register(self.a, select.POLLOUT | (select.POLLIN if len(self.to_host) < HOST_BUFFER else 0))
+        a_events = (select.POLLIN if len(self.to_host) < HOST_BUFFER else 0) | (select.POLLOUT if self.to_board else 0)
+        if a_events:
+            poll.register(self.a, a_events)
+        poll.register(self.b_master, select.POLLIN | (select.POLLOUT if self.to_host else 0))
         for fd, ev in poll.poll(20):
             if fd == self.a:
                 if ev & select.POLLIN:
@@ -287,4 +285,5 @@ class Relay(threading.Thread):
                 np.bitwise_xor.at(arr, bits // 8, (1 << (bits % 8)).astype(np.uint8))
         if drop:
             arr = arr[self.rng.random(len(arr)) >= drop]
-        return bytes(arr.tobytes())
+        out: bytes = arr.tobytes()  # numpy types tobytes() as Any
+        return out

@@ -134,9 +134,8 @@ class SttListener(ConsumerThread):
         self.listener = bus.subscribe(name, maxsize)
         self.worker = DecodeWorker(self._model, s, self._emit, status)
         self._ring = AudioRing()
-        self._resampler: Resampler16k | None = None
+        self._resampler = Resampler16k(TARGET_RATE_HZ)  # replaced at the first chunk (the stream's rate)
         self._expected: tuple[int, int] | None = None
-        self._rate_hz = TARGET_RATE_HZ
         self._utt: int | None = None  # 16 kHz start of the open utterance (VAD edge, before pre-roll)
         self._utt_from = 0  # where its audio begins (pre-roll included; later parts after a split)
         self._spec: Job | None = None
@@ -168,32 +167,24 @@ class SttListener(ConsumerThread):
             self.worker.close(timeout_s=1.0)
 
     def _on_chunk(self, chunk: AudioChunk) -> None:
-        gap = bridge_gap(self._expected, self._rate_hz, chunk)
+        gap = bridge_gap(self._expected, self._resampler.rate_hz, chunk)
         if gap is None:
             self._discontinuity(chunk)
         elif gap:  # a few frames lost on the wire: bridge with silence, the utterance goes on
-            silence = np.zeros(gap, np.int16)
-            self._ring.append(
-                silence.astype(np.float32) if self._resampler is None else self._resampler.process(silence)
-            )
+            self._ring.append(self._resampler.process(np.zeros(gap, np.float32)))
         self._expected = (chunk.epoch, chunk.stream_sample + chunk.num_samples)
         # Resampled output is delay-compensated: 16 kHz position p is input time p / 16000 s.
         self._ring.anchor(chunk.stream_sample * TARGET_RATE_HZ // chunk.sample_rate, chunk.ts_ms)
-        if self._resampler is None:
-            audio = chunk.float32()
-            self._ring.append(audio[:, 0] if audio.ndim == 2 else audio)
-        else:
-            self._ring.append(self._resampler.process(chunk.samples))
+        # The bus's shared float32 (converted once per chunk); at 16 kHz the resampler passes it through.
+        self._ring.append(self._resampler.process(chunk.float32()))
 
     def _discontinuity(self, chunk: AudioChunk) -> None:
         """First chunk, a gap, a new epoch or a rate change: finalize open speech, restart the ring there."""
         if self._expected is not None:
-            if self._resampler is not None:
-                self._ring.append(self._resampler.flush())
+            self._ring.append(self._resampler.flush())
             if self._utt is not None:
                 self._final(self._ring.end)
-        self._rate_hz = chunk.sample_rate
-        self._resampler = None if chunk.sample_rate == TARGET_RATE_HZ else Resampler16k(chunk.sample_rate)
+        self._resampler = Resampler16k(chunk.sample_rate)
         self._ring.reset(chunk.stream_sample * TARGET_RATE_HZ // chunk.sample_rate)
         self._utt_from = self._ring.base
 
@@ -286,8 +277,7 @@ class SttListener(ConsumerThread):
     def _finish(self) -> None:
         """End of stream: take the VAD's last edges, finalize what is open, wait for the decodes."""
         s = self.settings
-        if self._resampler is not None:
-            self._ring.append(self._resampler.flush())
+        self._ring.append(self._resampler.flush())
         deadline = time.monotonic() + s.flush_timeout_s
         while not self._vad_closed and time.monotonic() < deadline:
             self._handle_edges(at_eos=True)

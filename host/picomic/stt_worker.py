@@ -45,10 +45,7 @@ def decode_text(model: Any, audio16: np.ndarray, settings: SttSettings) -> str:
     segments, _info = model.transcribe(audio16, **decode_options(settings))
     kept: list[str] = []
     for seg in segments:
-        silent = (
-            seg.no_speech_prob > settings.no_speech_threshold
-            and seg.avg_logprob < settings.log_prob_threshold
-        )
+        silent = seg.no_speech_prob > settings.no_speech_threshold and seg.avg_logprob < settings.log_prob_threshold
         looping = seg.compression_ratio > settings.compression_ratio_threshold
         text = seg.text.strip()
         if not (silent or looping) and any(ch.isalnum() for ch in text):
@@ -249,6 +246,4 @@ class DecodeWorker:
         latency = None
         if job.final and job.voiced_host_ms is not None:
             latency = time.monotonic() * 1000.0 - job.voiced_host_ms
-        self._emit(
-            Transcript(job.text, job.final, job.start16 / TARGET_RATE_HZ, job.end16 / TARGET_RATE_HZ, latency)
-        )
+        self._emit(Transcript(job.text, job.final, job.start16 / TARGET_RATE_HZ, job.end16 / TARGET_RATE_HZ, latency))

@@ -230,9 +230,8 @@ class VadListener(ConsumerThread):
         self._callbacks: list[Callable[[SpeechEdge], None]] = [] if on_vad is None else [on_vad]
         self.listener = bus.subscribe(name, maxsize)
         super().__init__(name)
-        self._resampler: Resampler16k | None = None
+        self._resampler = Resampler16k(TARGET_RATE_HZ)  # replaced at the first chunk (the stream's rate)
         self._expected: tuple[int, int] | None = None  # (epoch, next stream_sample)
-        self._rate_hz = TARGET_RATE_HZ
         self.error: BaseException | None = None
 
     def add_edge_callback(self, callback: Callable[[SpeechEdge], None]) -> None:
@@ -243,8 +242,9 @@ class VadListener(ConsumerThread):
         try:
             while (chunk := self.listener.recv()) is not None:
                 self._on_chunk(chunk)
-            if self._resampler is not None:
-                self._deliver(self._vad.process(self._resampler.flush()))
+            tail = self._resampler.flush()
+            if len(tail):
+                self._deliver(self._vad.process(tail))
             self._deliver(self._vad.close())
         except Exception as exc:  # report, then still release STT below
             self.error = exc
@@ -255,34 +255,26 @@ class VadListener(ConsumerThread):
                 cb(SpeechEdge("closed", self._vad.position))
 
     def _on_chunk(self, chunk: AudioChunk) -> None:
-        gap = bridge_gap(self._expected, self._rate_hz, chunk)
+        gap = bridge_gap(self._expected, self._resampler.rate_hz, chunk)
         if gap is None:
             self._discontinuity(chunk)
         elif gap:  # a few frames lost on the wire: silence keeps positions right without ending speech
-            silence = np.zeros(gap, np.int16)
-            self._deliver(
-                self._vad.process(
-                    silence.astype(np.float32) if self._resampler is None else self._resampler.process(silence)
-                )
-            )
+            self._deliver(self._vad.process(self._resampler.process(np.zeros(gap, np.float32))))
         self._expected = (chunk.epoch, chunk.stream_sample + chunk.num_samples)
-        audio = chunk.float32() if self._resampler is None else self._resampler.process(chunk.samples)
-        if audio.ndim == 2:
-            audio = audio[:, 0]
-        self._deliver(self._vad.process(audio))
+        # The bus's shared float32 (converted once per chunk); at 16 kHz the resampler passes it through.
+        self._deliver(self._vad.process(self._resampler.process(chunk.float32())))
 
     def _discontinuity(self, chunk: AudioChunk) -> None:
         """First chunk, a gap, a new epoch or a rate change: close speech, restart state at the new spot."""
         if self._expected is not None:
             self._deliver(self._vad.close())
-        self._rate_hz = chunk.sample_rate
-        self._resampler = None if chunk.sample_rate == TARGET_RATE_HZ else Resampler16k(chunk.sample_rate)
+        self._resampler = Resampler16k(chunk.sample_rate)
         self._vad.reset(chunk.stream_sample * TARGET_RATE_HZ // chunk.sample_rate)
 
     def _deliver(self, edges: list[SpeechEdge]) -> None:
         for edge in edges:
             if self._emit is not None and edge.kind in ("start", "end"):
-                sample = round(edge.sample16 * self._rate_hz / TARGET_RATE_HZ)
+                sample = round(edge.sample16 * self._resampler.rate_hz / TARGET_RATE_HZ)
                 kind: Literal["start", "end"] = "start" if edge.kind == "start" else "end"
                 self._emit(VadEvent(kind, edge.sample16 / TARGET_RATE_HZ, sample))
             for cb in self._callbacks:

