@@ -3,7 +3,7 @@
 
     python tools/fw_measure.py [--mpy] [--frames N]
 
-The measurement itself lives in `picomic.benchmarks.device` (also behind `picomic bench`); this prints its
+The measurement itself lives in `picomic.bench.device` (also behind `picomic bench`); this prints its
 full table: one row per START configuration, the firmware from source (or the .mpy build with --mpy).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from picomic.benchmarks.device import measure  # noqa: E402
+from picomic.bench.device import measure  # noqa: E402
 
 __all__ = ["measure", "main"]
 

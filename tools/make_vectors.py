@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from picomic.firmware import micropython_exe  # noqa: E402
+from picomic.deploy.build import micropython_exe  # noqa: E402
 
 OUT_DIR = ROOT / "tests" / "vectors"
 AUDIO, INFO, STATUS, END = 1, 2, 3, 4

@@ -3,15 +3,15 @@
 The handful of names most users need; everything else lives in its module (see docs/architecture.md).
 """
 
-__version__ = "0.1.0"
+from picomic.version import __version__
 
-from .bus import AudioBus, AudioChunk, Listener
-from .decoder import Decoder
-from .errors import ConfigError, DeviceError, FrameError, LinkError, ModelError, PicomicError
-from .events import DeviceInfo, Discontinuity, ErrorEvent, StatusEvent, StreamEnd, Transcript, VadEvent
-from .serial_source import SerialSource, StartSettings
-from .sim import SimBoard
-from .status import PipelineStatus
+from picomic.bus.audiobus import AudioBus, AudioChunk, Listener
+from picomic.stream.decoder import Decoder
+from picomic.errors import ConfigError, DeviceError, FrameError, LinkError, ModelError, PicomicError
+from picomic.bus.events import DeviceInfo, Discontinuity, ErrorEvent, StatusEvent, StreamEnd, Transcript, VadEvent
+from picomic.link.source import SerialSource, StartSettings
+from picomic.sim.board import SimBoard
+from picomic.bus.status import PipelineStatus
 
 __all__ = [
     "AudioBus",

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .bus import AudioBus
-from .events import ErrorEvent, Event, StatusEvent, StreamEnd
-from .status import PipelineStatus
+from picomic.bus.audiobus import AudioBus
+from picomic.bus.events import ErrorEvent, Event, StatusEvent, StreamEnd
+from picomic.bus.status import PipelineStatus
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
-from picomic.firmware import micropython_exe
-from picomic.signals import MicOptions, parse_signal
-from picomic.sim import SIMBOARD_DIR, SimBoard
-from picomic.simwire import SignalServer
+from picomic.deploy.build import micropython_exe
+from picomic.sim.signals import MicOptions, parse_signal
+from picomic.deploy.build import fakes_dir, sim_dir
+from picomic.sim.board import SimBoard
+from picomic.sim.relay import SignalServer
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def run_mp(tmp_path: Path) -> Iterator[Any]:
         conf = {"socket": sock, "fast": True, **cfg}
         (tmp_path / "sim.json").write_text(json.dumps(conf))
         (tmp_path / "t.py").write_text(script)
-        env = dict(os.environ, MICROPYPATH=f"{SIMBOARD_DIR}:.frozen", PICOMIC_SIM=str(tmp_path / "sim.json"))
+        env = dict(os.environ, MICROPYPATH=f"{sim_dir()}:{fakes_dir()}:.frozen", PICOMIC_SIM=str(tmp_path / "sim.json"))
         proc = subprocess.run(
             [micropython_exe(), "t.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout
         )

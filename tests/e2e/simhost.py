@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import serial
-from picomic.decoder import Decoder
-from picomic.protocol import FrameType, encode_command
+from picomic.stream.decoder import Decoder
+from picomic.stream.protocol import FrameType, encode_command
 
 
 @dataclass

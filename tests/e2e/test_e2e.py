@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from picomic.events import Discontinuity, Event, StreamEnd
-from picomic.protocol import Flags
-from picomic.serial_source import SerialSource, StartSettings
+from picomic.bus.events import Discontinuity, Event, StreamEnd
+from picomic.stream.protocol import Flags
+from picomic.link.source import SerialSource, StartSettings
 from simhost import stream
 
 
@@ -130,7 +130,7 @@ def test_sim_command_prints_json_and_exits_at_signal_end(tmp_path, wav16):
         [
             sys.executable,
             "-c",
-            "import argparse, sys; from picomic.sim import add_sim_arguments, sim_command;"
+            "import argparse, sys; from picomic.sim.board import add_sim_arguments, sim_command;"
             "p = argparse.ArgumentParser(); add_sim_arguments(p); sys.exit(sim_command(p.parse_args()))",
             str(path),
             "--fast",
@@ -160,8 +160,8 @@ def test_board_keeps_running_when_the_host_stalls(sim):
     # oldest frames; when the host reads again the stream goes on and the loss is counted, not hidden.
     board = sim("sine:440", duration_s=6.0)
     import serial
-    from picomic.decoder import Decoder
-    from picomic.protocol import encode_command
+    from picomic.stream.decoder import Decoder
+    from picomic.stream.protocol import encode_command
 
     with serial.Serial(board.port, timeout=0.05) as ser:
         ser.write(encode_command("START", rate=16000))

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from picomic.firmware import build_firmware, micropython_exe, micropython_sys_mpy
-from picomic.serial_source import probe_port
+from picomic.deploy.build import build_firmware, micropython_exe, micropython_sys_mpy
+from picomic.link.source import probe_port
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 from picomic.errors import ConfigError
-from picomic.signals import (
+from picomic.sim.signals import (
     SETTLE_SAMPLES,
     FileSignal,
     MicOptions,

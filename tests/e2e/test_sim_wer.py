@@ -4,8 +4,8 @@ on the same files with the same model and decode options."""
 
 from __future__ import annotations
 
-from picomic.benchmarks.stt import batch_wer, sim_wer
-from picomic.stt import SttSettings, load_model
+from picomic.bench.stt import batch_wer, sim_wer
+from picomic.speech.stt import SttSettings, load_model
 
 
 def test_simulated_path_wer_is_within_one_point_of_batch() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from picomic.signals import SETTLE_SAMPLES, MicOptions
+from picomic.sim.signals import SETTLE_SAMPLES, MicOptions
 
 MK = """
 import machine, time, sys

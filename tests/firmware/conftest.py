@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from picomic.firmware import FirmwareBuild, build_firmware, micropython_exe, micropython_sys_mpy
+from picomic.deploy.build import FirmwareBuild, build_firmware, micropython_exe, micropython_sys_mpy
 
 
 @pytest.fixture(scope="session", params=["source", "mpy"])

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from picomic.benchmarks.device import FAKES_DIR  # FakeI2S & co., shared with the device benchmark
-from picomic.firmware import FirmwareBuild, micropython_exe
+from picomic.deploy.build import FirmwareBuild, fakes_dir, micropython_exe, sim_dir
 
 REPO = Path(__file__).resolve().parents[2]
-MP_DIR = Path(__file__).resolve().parent / "mp"  # the fake `machine` for whole-program tests
+FAKES_DIR = fakes_dir()  # FakeI2S & co., shared with the device benchmark
+SIM_DIR = sim_dir()  # the simulated board's `machine` and `time`, for whole-program tests
 VECTORS = REPO / "tests" / "vectors"
 TIMEOUT_S = 120.0
 WRAP = 1 << 30
@@ -41,10 +41,10 @@ def load_tool(name: str) -> ModuleType:
 def run_mp(fw: FirmwareBuild, script: str, *, timeout: float = TIMEOUT_S, args: tuple[str, ...] = ()) -> str:
     """Run a MicroPython script with the firmware build and the test fakes importable; return stdout."""
     prelude = (
-        f"import sys\nsys.path.insert(0, {str(FAKES_DIR)!r})\nsys.path.insert(0, {str(MP_DIR)!r})\n"
+        f"import sys\nsys.path.insert(0, {str(FAKES_DIR)!r})\n"
         f"sys.path.insert(0, {str(fw.root)!r})\n"
     )
-    path = MP_DIR.parent / f".mp_{os.getpid()}_{abs(hash(script)) % 10**9}.py"
+    path = Path(__file__).resolve().parent / f".mp_{os.getpid()}_{abs(hash(script)) % 10**9}.py"
     path.write_text(prelude + script)
     try:
         proc = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fwhelpers import APP_HARNESS, AUDIO, END, INFO, STATUS, Frame, parse_frames, run_mp
-from picomic.firmware import FirmwareBuild
+from picomic.deploy.build import FirmwareBuild
 
 
 def _session(fw: FirmwareBuild, lines: list[bytes], *, stream_steps: int = 0) -> list[Frame]:

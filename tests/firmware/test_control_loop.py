@@ -1,11 +1,12 @@
 """The whole firmware (main.py + picomic_fw) on a pseudo-terminal, driven by commands like a host would.
 
-main.py runs unchanged; a fake `machine` module (tests/firmware/mp/machine.py, real-time ramp I2S) sits first
-on the path, as in the simulated board.
+main.py runs unchanged; the simulated board's `machine` and `time` (firmware/sim/, here without a signal server:
+the fakes' ramp I2S paced by the board clock) sit first on the path, as in the simulated board.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -17,8 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fwhelpers import AUDIO, END, FAKES_DIR, FIRST, INFO, MP_DIR, STATUS, Frame, parse_frames
-from picomic.firmware import FirmwareBuild, micropython_exe
+from fwhelpers import AUDIO, END, FAKES_DIR, FIRST, INFO, SIM_DIR, STATUS, Frame, parse_frames
+from picomic.deploy.build import FirmwareBuild, micropython_exe
 
 
 class Board:
@@ -27,8 +28,9 @@ class Board:
     def __init__(self, flash: Path) -> None:
         master, self.host = os.openpty()
         tty.setraw(self.host)
+        env = dict(os.environ, MICROPYPATH=f"{SIM_DIR}:{FAKES_DIR}:.frozen", PICOMIC_SIM=str(flash.parent / "sim.json"))
         self.proc = subprocess.Popen(
-            [micropython_exe(), "main.py"], stdin=master, stdout=master, stderr=subprocess.PIPE, cwd=flash
+            [micropython_exe(), "main.py"], stdin=master, stdout=master, stderr=subprocess.PIPE, cwd=flash, env=env
         )
         os.close(master)
         self.buf = b""
@@ -74,8 +76,7 @@ class Board:
 def board(fw: FirmwareBuild, tmp_path: Path) -> Iterator[Board]:
     flash = tmp_path / "flash"
     shutil.copytree(fw.root, flash)
-    shutil.copy(MP_DIR / "machine.py", flash / "machine.py")
-    shutil.copy(FAKES_DIR / "fakes.py", flash / "fakes.py")
+    (tmp_path / "sim.json").write_text(json.dumps({"uid": "e6614c311b7e5a2f"}))
     b = Board(flash)
     yield b
     b.close()

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 from fwhelpers import run_mp_json
-from picomic.firmware import FirmwareBuild
+from picomic.deploy.build import FirmwareBuild
 
 # 24-bit samples, incl. negative, zero, +-1, and full scale
 SAMPLES24 = [0, 1, -1, 1000, -1000, 0x123456, -0x123456, 0x7FFFFF, -0x800000, 0x3FFFFF, -0x400000]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fwhelpers import APP_HARNESS, run_mp
-from picomic.firmware import FirmwareBuild
+from picomic.deploy.build import FirmwareBuild
 
 SCRIPT = """
 class Led:

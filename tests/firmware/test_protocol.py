@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 
 from fwhelpers import VECTORS, load_tool, parse_frames, run_mp
-from picomic.firmware import FirmwareBuild
+from picomic.deploy.build import FirmwareBuild
 
 
 def test_golden_vectors_match_firmware_packing(fw: FirmwareBuild) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from fwhelpers import AUDIO, DEVICE_DROP, FIRST, I2S_OVERRUN, parse_frames, run_mp, run_mp_json
-from picomic.firmware import FirmwareBuild
+from picomic.deploy.build import FirmwareBuild
 
 _RANDOM_OPS = """
 from picomic_fw.ring import FrameRing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fwhelpers import APP_HARNESS, AUDIO, END, FIRST, I2S_OVERRUN, STATUS, WRAP, parse_frames, run_mp, run_mp_json
-from picomic.firmware import FirmwareBuild
+from picomic.deploy.build import FirmwareBuild
 
 _START_NEAR_WRAP = """
 a, inp, out, clock, made = make_app(clock_start=0x3FFFFFFF - 380000, pattern=PATTERN, keep=KEEP,

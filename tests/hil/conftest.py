@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from hil_support import Target
 from picomic.errors import PicomicError
-from picomic.serial_link import open_port
-from picomic.sim import SimBoard
+from picomic.link.handshake import open_port
+from picomic.sim.board import SimBoard
 
 SIM_SIGNAL = "noise:-80dBFS"
 """A quiet room (about 40 dB SPL) over the INMP441's own -87 dBFS noise: what a healthy real mic hears."""

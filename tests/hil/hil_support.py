@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from picomic.sim import SimBoard
+from picomic.sim.board import SimBoard
 
 
 @dataclass

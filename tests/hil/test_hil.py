@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from hil_support import Target
-from picomic import boardfs, diagnosis, doctor, flash
-from picomic.bus import AudioBus
+from picomic.deploy import boardfs
+from picomic.diagnose import checks as diagnosis
+from picomic.diagnose import capture as doctor
+from picomic.deploy import flash
+from picomic.bus.audiobus import AudioBus
 from picomic.errors import LinkError
-from picomic.events import Discontinuity, Event
-from picomic.firmware import known_boards
-from picomic.protocol import VERSION
-from picomic.serial_source import SerialSource, StartSettings, probe_port
-from picomic.status import PipelineStatus
+from picomic.bus.events import Discontinuity, Event
+from picomic.deploy.build import known_boards
+from picomic.stream.protocol import VERSION
+from picomic.link.source import SerialSource, StartSettings, probe_port
+from picomic.bus.status import PipelineStatus
 
 RATE = 16000
 FRAME_MS = 10

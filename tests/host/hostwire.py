@@ -1,6 +1,6 @@
 """TEST-ONLY frame encoder (production never encodes frames: the firmware does).
 
-Written from docs/protocol.md without importing picomic.protocol, and checked byte for byte against the
+Written from docs/protocol.md without importing picomic.stream.protocol, and checked byte for byte against the
 firmware-made golden vectors (test_host_vectors.py), so decoder tests built on it are not self-checks.
 """
 

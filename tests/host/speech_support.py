@@ -33,7 +33,7 @@ def load_pcm(name: str) -> np.ndarray:
 @functools.cache
 def whisper_model() -> Any:
     """The default model (tiny.en, int8), loaded once per test session."""
-    from picomic.stt import load_model
+    from picomic.speech.stt import load_model
 
     return load_model()
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from picomic import bench
-from picomic.benchmarks import device, report, wire
-from picomic.benchmarks.report import Figure, Target
+from picomic.bench import registry as bench
+from picomic.bench import device, report, wire
+from picomic.bench.report import Figure, Target
 from picomic.errors import ConfigError, DeviceError
 
 # Every figure issue 10 names, as `entry.figure` (speech figures are measured by tests/host/test_stt*).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from hostwire import load_vectors
-from picomic.benchmarks import host as bench
-from picomic.decoder import Decoder
+from picomic.bench import host as bench
+from picomic.stream.decoder import Decoder
 
 
 def test_benchmark_input_matches_the_firmware_layout() -> None:

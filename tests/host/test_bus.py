@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from picomic.bus import AudioBus, AudioChunk
+from picomic.bus.audiobus import AudioBus, AudioChunk
 
 
 def make_chunk(seq: int, n: int = 160) -> AudioChunk:

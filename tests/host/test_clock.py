@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from picomic.clock import ClockMapper
+from picomic.stream.clock import ClockMapper
 
 FRAME_US = 10_000
 

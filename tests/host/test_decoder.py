@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from hostwire import AUDIO, END, FIRST, INFO, audio, encode_audio, encode_frame, encode_json
-from picomic.decoder import Decoder
+from picomic.stream.decoder import Decoder
 from picomic.errors import FrameError
-from picomic.protocol import Flags, FrameType, header_check
+from picomic.stream.protocol import Flags, FrameType, header_check
 
 
 def stream(seqs: list[int]) -> bytes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hostwire import END, INFO, STATUS, SentAudio, audio, encode_audio, encode_frame, encode_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from picomic.decoder import DecodedFrame, Decoder
-from picomic.protocol import MAX_PAYLOAD, OVERHEAD, FrameType
+from picomic.stream.decoder import DecodedFrame, Decoder
+from picomic.stream.protocol import MAX_PAYLOAD, OVERHEAD, FrameType
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

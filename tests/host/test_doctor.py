@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from picomic import diagnosis as dg
-from picomic.doctor import report_json, report_text
+from picomic.diagnose import checks as dg
+from picomic.diagnose.capture import report_json, report_text
 
 RATE = 16000
 PINS = {"sck": 16, "ws": 17, "sd": 18}

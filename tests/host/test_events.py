@@ -8,7 +8,7 @@ import json
 import typing
 
 import pytest
-from picomic import events
+from picomic.bus import events
 
 SAMPLE_VALUES: dict[str, object] = {
     "event": "start",

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from picomic import boardfs, flash
+from picomic.deploy import boardfs
+from picomic.deploy import flash
 from picomic.cli import main
 from picomic.errors import ConfigError, DeviceError, LinkError
-from picomic.firmware import FW_PACKAGE, build_firmware, mpy_cross_exe, mpy_cross_version
+from picomic.deploy.build import FW_PACKAGE, build_firmware, mpy_cross_exe, mpy_cross_version
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import zlib
 import numpy as np
 import pytest
 from hostwire import VECTORS_DIR, Vector, encode_frame, load_vectors
-from picomic.decoder import Decoder
-from picomic.protocol import VERSION, Flags, FrameType
+from picomic.stream.decoder import Decoder
+from picomic.stream.protocol import VERSION, Flags, FrameType
 
 VECTORS = load_vectors()
 BY_NAME = {v.name: v for v in VECTORS}

@@ -7,10 +7,10 @@ import urllib.request
 
 import numpy as np
 import pytest
-from picomic.bus import AudioChunk
+from picomic.bus.audiobus import AudioChunk
 from picomic.errors import LinkError
-from picomic.events import Event, StatusEvent, StreamEnd
-from picomic.metrics import MetricsServer
+from picomic.bus.events import Event, StatusEvent, StreamEnd
+from picomic.outputs.metrics import MetricsServer
 from picomic.pipeline import Pipeline
 
 

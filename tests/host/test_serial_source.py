@@ -14,12 +14,12 @@ import pytest
 import serial
 from fakeboard import FakeBoard
 from hostwire import INFO, audio, encode_frame
-from picomic import serial_link
-from picomic.bus import AudioBus, AudioChunk
+from picomic.link import handshake as serial_link
+from picomic.bus.audiobus import AudioBus, AudioChunk
 from picomic.errors import DeviceError, FrameError, LinkError
-from picomic.events import DeviceInfo, Discontinuity, ErrorEvent, Event, StreamEnd
-from picomic.serial_source import SerialSource, StartSettings
-from picomic.status import PipelineStatus
+from picomic.bus.events import DeviceInfo, Discontinuity, ErrorEvent, Event, StreamEnd
+from picomic.link.source import SerialSource, StartSettings
+from picomic.bus.status import PipelineStatus
 
 
 class Collector:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from picomic.bus import AudioBus, AudioChunk
+from picomic.bus.audiobus import AudioBus, AudioChunk
 from picomic.errors import ConfigError
-from picomic.sinks import AudioFile, JsonlWriter, Recorder, check_output_path
+from picomic.outputs.recorder import AudioFile, JsonlWriter, Recorder, check_output_path
 
 
 def chunk(start: int, values: np.ndarray, rate: int = 16000) -> AudioChunk:

@@ -6,8 +6,8 @@ import json
 import threading
 
 import pytest
-from picomic.bus import AudioBus
-from picomic.status import PipelineStatus
+from picomic.bus.audiobus import AudioBus
+from picomic.bus.status import PipelineStatus
 
 DECISIONS_17 = {
     "frames", "bytes", "crc_errors", "resyncs", "lost_frames", "device_dropped", "i2s_overruns",
@@ -63,7 +63,7 @@ def test_gauges() -> None:
 
 def test_listeners_reported_and_drops_never_fall() -> None:
     import numpy as np
-    from picomic.bus import AudioChunk
+    from picomic.bus.audiobus import AudioChunk
 
     status = PipelineStatus()
     bus = AudioBus(status)

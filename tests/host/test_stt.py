@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from picomic.benchmarks.stt import wer_counts
-from picomic.bus import AudioBus
-from picomic.events import Event, Transcript
-from picomic.status import PipelineStatus
-from picomic.stt import SttListener, SttSettings, feed_chunks, transcribe_file
-from picomic.vad import VadListener, VadSettings
+from picomic.bench.stt import wer_counts
+from picomic.bus.audiobus import AudioBus
+from picomic.bus.events import Event, Transcript
+from picomic.bus.status import PipelineStatus
+from picomic.speech.stt import SttListener, SttSettings, feed_chunks, transcribe_file
+from picomic.speech.vad import VadListener, VadSettings
 from speech_support import FIXTURES, RATE_HZ, load_pcm, manifest, whisper_model, white_noise
 
 MAX_WER = 0.10  # DECISIONS 26; with ~70 reference words: at most 7 word errors in total

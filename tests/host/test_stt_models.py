@@ -6,9 +6,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from picomic import models
+from picomic.speech import models
 from picomic.errors import ModelError
-from picomic.models import default_model_path, load_whisper, resolve_model
+from picomic.speech.models import default_model_path, load_whisper, resolve_model
 
 
 @pytest.fixture(autouse=True)

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from picomic.bus import AudioBus, AudioChunk
-from picomic.events import Event, Transcript
-from picomic.status import PipelineStatus
-from picomic.stt import SttListener, SttSettings
-from picomic.vad import SpeechEdge
+from picomic.bus.audiobus import AudioBus, AudioChunk
+from picomic.bus.events import Event, Transcript
+from picomic.bus.status import PipelineStatus
+from picomic.speech.stt import SttListener, SttSettings
+from picomic.speech.vad import SpeechEdge
 
 RATE = 16000
 

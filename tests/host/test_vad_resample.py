@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from picomic.resample import Resampler16k, to_16k
+from picomic.audio.resample import Resampler16k, to_16k
 
 
 def _tone(rate_hz: int, seconds: float = 1.0, freq_hz: float = 440.0) -> np.ndarray:

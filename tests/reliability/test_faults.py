@@ -1,17 +1,17 @@
 """Fault injection on the simulated board (real firmware, real pty): no corrupted frame is ever delivered,
 every count is exact, recovery is bounded. The same scenario functions make `python -m
-picomic.benchmarks.faults`; here they run with CI lengths (stall and slow consumer 2.5 s instead of 5/10 s)."""
+picomic.bench.faults`; here they run with CI lengths (stall and slow consumer 2.5 s instead of 5/10 s)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
-from picomic import decoder as decoder_mod
-from picomic.benchmarks import faults as F
-from picomic.benchmarks.faultkit import FaultResult
-from picomic.benchmarks.mutations import CleanStream, clean_stream, decoder_faults, mutated
-from picomic.decoder import Decoder
+from picomic.stream import decoder as decoder_mod
+from picomic.bench import faults as F
+from picomic.bench.faultkit import FaultResult
+from picomic.bench.mutations import CleanStream, clean_stream, decoder_faults, mutated
+from picomic.stream.decoder import Decoder
 from picomic.errors import FrameError
 
 
@@ -78,7 +78,7 @@ def test_the_checks_catch_a_lost_count_off_by_one(clean: CleanStream, monkeypatc
 def test_noise_that_passes_the_header_check_with_another_version_is_not_fatal(clean: CleanStream) -> None:
     """Found by the BER 1e-2 run: a damaged header can pass its 8-bit check with version 3. That must be a
     resync, not 'protocol version mismatch' (which is for whole frames with a good CRC, or 3 in a row)."""
-    from picomic.protocol import header_check
+    from picomic.stream.protocol import header_check
 
     a = clean.audio[3]
     bad = bytearray(clean.raw[a.start : a.end])

@@ -62,6 +62,6 @@ def test_unplug_in_the_cli_logs_the_fault_path_and_emits_one_discontinuity() -> 
     assert [d["reason"] for d in disc] == ["reconnect"], disc
     assert events[-1]["type"] == "status" and events[-1]["reconnects"] == 1
     log = proc.stderr
-    assert "INFO picomic.serial_source: lost the board" in log, log
-    assert "INFO picomic.serial_source: reconnected to" in log, log
+    assert "INFO picomic.link.source: lost the board" in log, log
+    assert "INFO picomic.link.source: reconnected to" in log, log
     assert "Traceback" not in log

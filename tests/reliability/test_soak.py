@@ -1,9 +1,9 @@
 """Soak, CI length: 30 minutes of audio through the whole pipeline at full speed (~20 s), the same checks as
-the one-hour benchmark (python -m picomic.benchmarks.soak): RSS, threads, file descriptors, exact counters."""
+the one-hour benchmark (python -m picomic.bench.soak): RSS, threads, file descriptors, exact counters."""
 
 from __future__ import annotations
 
-from picomic.benchmarks import soak
+from picomic.bench import soak
 
 
 def test_soak_30_minutes_of_audio_through_the_pipeline() -> None:

@@ -1,0 +1,306 @@
+"""The audio bus: one producer publishes AudioChunks, many listeners receive the same objects.
+
+Zero copies: `AudioChunk.samples` is a read-only `np.frombuffer` view over the decoded frame's bytes and every
+listener receives that very array (DECISIONS 13). `float32()` is computed at most once per chunk and shared.
+
+Invariant of each Listener queue: a deque of at most `maxsize` chunks, guarded by the listener's own lock.
+The publisher appends on the right; consumers pop on the left (`recv`) or take the rightmost and clear
+(`drain_to_latest`). When full, `publish` drops the oldest chunk and counts it in `dropped`: it never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from picomic.bus.status import PipelineStatus
+
+_F32_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AudioChunk:
+    """One frame of audio on the bus (shared, immutable; compare by identity)."""
+
+    seq: int
+    """Unwrapped audio sequence number within the epoch."""
+    ts_ms: float
+    """Host monotonic time (`time.monotonic() * 1000`) at which the first sample was captured."""
+    sample_rate: int
+    """Hz, the device rate."""
+    samples: np.ndarray
+    """Read-only int16 `(n,)` mono or `(n, 2)` stereo (int32 holding 24-bit samples in 24-bit mode)."""
+    stream_sample: int = 0
+    """Index of the first sample on the stream timeline since START (gaps advance it)."""
+    epoch: int = 0
+    """Epoch number (each START begins a new one; the first is 0 or 1 depending on the source)."""
+    flags: int = 0
+    """protocol.Flags of the frame."""
+    _f32: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def float32(self) -> np.ndarray:
+        """Samples scaled to [-1, 1) as float32: computed once per chunk, cached, read-only, shared."""
+        cached = self._f32
+        if cached is not None:
+            return cached
+        with _F32_LOCK:
+            cached = self._f32
+            if cached is None:
+                scale = 1.0 / 32768.0 if self.samples.dtype == np.int16 else 1.0 / 8388608.0
+                cached = self.samples.astype(np.float32)
+                cached *= np.float32(scale)
+                cached.flags.writeable = False
+                object.__setattr__(self, "_f32", cached)
+        return cached
+
+    @property
+    def num_samples(self) -> int:
+        """Sample frames (per channel) in this chunk."""
+        return int(self.samples.shape[0])
+
+    @property
+    def start_s(self) -> float:
+        """Stream-timeline seconds of the first sample."""
+        return self.stream_sample / self.sample_rate
+
+    @property
+    def end_s(self) -> float:
+        """Stream-timeline seconds just after the last sample."""
+        return (self.stream_sample + self.num_samples) / self.sample_rate
+
+    @property
+    def duration_ms(self) -> float:
+        return self.num_samples * 1000.0 / self.sample_rate
+
+
+class Listener:
+    """A bounded, drop-oldest queue of chunks for one consumer. Create with `AudioBus.subscribe`."""
+
+    def __init__(self, name: str, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError(f"listener {name!r}: maxsize must be >= 1, got {maxsize}")
+        self._name = name
+        self._maxsize = maxsize
+        self._queue: deque[AudioChunk] = deque()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters = 0
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._dropped = 0
+        self._skipped = 0
+        self._ended = False  # bus closed or listener unsubscribed: no more chunks will arrive
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def maxsize(self) -> int:
+        return self._maxsize
+
+    @property
+    def dropped(self) -> int:
+        """Chunks lost to queue overflow (exact)."""
+        return self._dropped
+
+    @property
+    def skipped(self) -> int:
+        """Chunks passed over by `drain_to_latest` (not loss)."""
+        return self._skipped
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    @property
+    def closed(self) -> bool:
+        """True when no chunk will come again: the bus closed (or unsubscribed) and the queue is empty."""
+        return self._ended and not self._queue
+
+    def _put(self, chunk: AudioChunk) -> None:
+        """Publisher side: append, dropping the oldest when full. Never blocks beyond the short lock."""
+        with self._lock:
+            if self._ended:
+                return
+            queue = self._queue
+            if len(queue) >= self._maxsize:
+                queue.popleft()
+                self._dropped += 1
+            queue.append(chunk)
+            if self._waiters:
+                self._cond.notify()
+            if self._async_waiters:
+                self._wake_async()
+
+    def _end(self) -> None:
+        with self._lock:
+            self._ended = True
+            self._cond.notify_all()
+            self._wake_async()
+
+    def _wake_async(self) -> None:
+        """Wake every asyncio waiter (lock held). They re-check the queue themselves."""
+        for loop, fut in self._async_waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed; its waiter is gone
+                loop.call_soon_threadsafe(_set_done, fut)
+        self._async_waiters.clear()
+
+    def recv(self, timeout: float | None = None) -> AudioChunk | None:
+        """The oldest queued chunk; waits up to `timeout` s (None: forever). None on timeout or closed."""
+        with self._lock:
+            if not self._queue and not self._ended:
+                deadline = None if timeout is None else time.monotonic() + timeout
+                self._waiters += 1
+                try:
+                    while not self._queue and not self._ended:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            return None
+                        self._cond.wait(remaining)
+                finally:
+                    self._waiters -= 1
+            return self._queue.popleft() if self._queue else None
+
+    async def recv_async(self) -> AudioChunk | None:
+        """Like `recv()` without a timeout, for asyncio; never blocks the event loop, safe to cancel
+        (a cancelled call loses no chunk). Use `asyncio.wait_for` for a timeout."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                if self._queue:
+                    return self._queue.popleft()
+                if self._ended:
+                    return None
+                fut: asyncio.Future[None] = loop.create_future()
+                entry = (loop, fut)
+                self._async_waiters.append(entry)
+            try:
+                await fut
+            finally:
+                with self._lock:
+                    if entry in self._async_waiters:
+                        self._async_waiters.remove(entry)
+
+    def drain_to_latest(self) -> AudioChunk | None:
+        """The newest queued chunk, discarding older ones (counted in `skipped`); None if empty. No wait."""
+        with self._lock:
+            queue = self._queue
+            if not queue:
+                return None
+            self._skipped += len(queue) - 1
+            latest = queue[-1]
+            queue.clear()
+            return latest
+
+    def __repr__(self) -> str:
+        return (
+            f"Listener({self._name!r}, depth={len(self._queue)}/{self._maxsize}, "
+            f"dropped={self._dropped}, skipped={self._skipped})"
+        )
+
+
+class ConsumerThread:
+    """A bus consumer served by one daemon thread (the pipeline's consumer protocol: start, then finish).
+
+    Subclasses implement `_run()`: receive from their listener until it returns None (bus closed and
+    drained), then flush. `finish(timeout)` waits, bounded, for that to happen."""
+
+    def __init__(self, name: str) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"picomic-{name}", daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to finish (after the bus closed); True if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def finish(self, timeout: float) -> None:
+        """After the bus closed: wait (bounded) until everything queued has been handled."""
+        self.join(timeout)
+
+
+BRIDGE_GAP_MS = 200
+"""Gaps up to this long (frames lost on the wire) are bridged with silence by the speech listeners."""
+
+
+def bridge_gap(expected: tuple[int, int] | None, rate_hz: int, chunk: AudioChunk) -> int | None:
+    """Samples of silence that bridge a short gap before `chunk` in the same epoch and rate (0: contiguous);
+    None when the jump is a real discontinuity (first chunk, new epoch, rate change, a long gap, a step back).
+    `expected` is (epoch, stream sample) just after the previous chunk."""
+    if expected is None or chunk.sample_rate != rate_hz or expected[0] != chunk.epoch:
+        return None
+    gap = chunk.stream_sample - expected[1]
+    if 0 <= gap <= BRIDGE_GAP_MS * rate_hz // 1000:
+        return gap
+    return None
+
+
+def _set_done(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class AudioBus:
+    """Fan-out of AudioChunks to listeners. `publish` never blocks and copies nothing."""
+
+    def __init__(self, status: PipelineStatus | None = None) -> None:
+        self._status = status
+        self._lock = threading.Lock()
+        self._listeners: tuple[Listener, ...] = ()  # replaced, never mutated: publish iterates lock-free
+        self._closed = False
+
+    @property
+    def listeners(self) -> tuple[Listener, ...]:
+        return self._listeners
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def subscribe(self, name: str, maxsize: int = 256) -> Listener:
+        """A new listener that receives every chunk published from now on (ValueError if `name` is taken)."""
+        listener = Listener(name, maxsize)
+        with self._lock:
+            if any(lis.name == name for lis in self._listeners):
+                raise ValueError(f"a bus listener named {name!r} already exists; choose another name")
+            if self._closed:
+                listener._end()
+            else:
+                self._listeners = (*self._listeners, listener)
+        if self._status is not None:
+            self._status.register_listener(listener)
+        return listener
+
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop delivering to `listener` (safe at run time); it returns what is queued, then None."""
+        with self._lock:
+            self._listeners = tuple(lis for lis in self._listeners if lis is not listener)
+        listener._end()
+        if self._status is not None:
+            self._status.unregister_listener(listener)
+
+    def publish(self, chunk: AudioChunk) -> None:
+        """Give `chunk` to every listener (the same object). Never blocks; full queues drop their oldest.
+        After `close()` chunks are discarded."""
+        for listener in self._listeners:
+            listener._put(chunk)
+
+    def close(self) -> None:
+        """End of stream: listeners drain what is queued, then `recv` returns None. Idempotent."""
+        with self._lock:
+            self._closed = True
+            listeners = self._listeners
+            self._listeners = ()
+        for listener in listeners:
+            listener._end()

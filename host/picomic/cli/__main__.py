@@ -1,0 +1,7 @@
+"""`python -m picomic.cli`: the same as the `picomic` command."""
+
+import sys
+
+from picomic.cli import main
+
+sys.exit(main())

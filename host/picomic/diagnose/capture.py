@@ -1,0 +1,221 @@
+"""`picomic doctor`: stream a few seconds, then say what is wrong with the microphone, its wiring or the link.
+
+Two streams: the normal mono START for ``--seconds`` (levels, noise floor, DC, clipping, sample rate against
+the host clock, link counters), then a short diagnostic START with ``channels=2`` that reads both I2S slots
+(a microphone answering in the right slot means L/R is not tied to GND). The checks are pure functions over
+numpy arrays and counters (`check_*`, `diagnose`), so each can be tested without a board.
+
+Verdict: *unhealthy* when any finding is an error (``--strict``: also a warning); exit 0 healthy,
+1 unhealthy; a board that cannot be reached at all is a PicomicError (exit 2-5, like every command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from picomic.bus.audiobus import AudioBus
+from picomic.diagnose.checks import INMP441_NOISE_DBFS, Capture, Diagnosis, Samples, diagnose
+from picomic.errors import ConfigError, FrameError
+from picomic.deploy.build import board_profile, known_boards
+from picomic.link.source import SerialSource, StartSettings
+from picomic.bus.status import PipelineStatus
+
+DOCTOR_SIGNAL = "demo"
+"""`--sim` without SIGNAL: the bundled speech sample, looped, over the INMP441 noise floor."""
+FIRST_AUDIO_TIMEOUT_S = 3.0
+STEREO_SECONDS = 1.0
+
+
+# --------------------------------------------------------------------------------------------- streaming
+
+
+@dataclass
+class _Stream:
+    parts: list[Samples] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    device_ms: list[float] = field(default_factory=list)
+    counters: dict[str, float] = field(default_factory=dict)
+    info: dict[str, object] = field(default_factory=dict)
+    error: str | None = None
+
+
+def stream(port: str, settings: StartSettings, seconds: float, serial_number: str | None = None) -> _Stream:
+    """Stream `seconds` of audio (counted from the first chunk) and collect it with arrival times.
+    Handshake failures raise (LinkError, FrameError, DeviceError); a link lost mid-way is recorded."""
+    status = PipelineStatus()
+    bus = AudioBus(status)
+    listener = bus.subscribe("doctor", maxsize=1 << 16)
+    source = SerialSource(port, serial_number=serial_number, start=settings, bus=bus, status=status,
+                          reconnect=False)  # fmt: skip
+    try:
+        source.start()
+    except FrameError:  # the INFO reply may be hit by the very bit errors the doctor is there to find: once more
+        source.start()
+    out = _Stream(info=dict(source.info))
+    deadline = time.monotonic() + FIRST_AUDIO_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            chunk = listener.recv(timeout=0.1)
+            if chunk is None:
+                if source.finished:
+                    break
+                continue
+            now = time.monotonic()
+            if not out.parts:
+                deadline = now + seconds
+            out.parts.append(chunk.samples)
+            out.arrivals.append(now)
+            out.ends.append(chunk.stream_sample + len(chunk.samples))
+            out.device_ms.append(chunk.ts_ms)
+    finally:
+        source.stop()
+    out.error = str(source.error) if source.error is not None else None
+    out.counters = {k: v for k, v in status.snapshot().items() if isinstance(v, (int, float))}
+    return out
+
+
+def capture(port: str, args: argparse.Namespace) -> tuple[Capture, dict[str, object]]:
+    """The mono stream, then the diagnostic stereo one, as one Capture (plus the board's INFO)."""
+    settings = start_settings(args)
+    mono = stream(port, settings, args.seconds, args.serial)
+    stereo: Samples | None = None
+    if mono.error is None:
+        pair = stream(port, replace(settings, channels=2), STEREO_SECONDS, args.serial)
+        stereo = np.concatenate(pair.parts) if pair.parts else np.zeros((0, 2), np.int16)
+    cap = Capture(
+        rate_hz=args.rate,
+        mono=np.concatenate(mono.parts) if mono.parts else np.zeros(0, np.int16),
+        arrivals_s=np.asarray(mono.arrivals, np.float64),
+        ends=np.asarray(mono.ends, np.int64),
+        stereo=stereo,
+        counters=mono.counters,
+        gain_bits=args.gain,
+        link_error=mono.error,
+        pins=_pins(mono.info),
+        device_ms=np.asarray(mono.device_ms, np.float64),
+    )
+    return cap, mono.info
+
+
+def start_settings(args: argparse.Namespace) -> StartSettings:
+    """The mono START of `--rate`, `--frame-ms`, `--gain`; a ConfigError that says what is wrong."""
+    try:
+        return StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _pins(info: Mapping[str, object]) -> dict[str, object]:
+    board = info.get("board")
+    if isinstance(board, str) and board in known_boards():
+        return board_profile(board)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def report_json(diag: Diagnosis, info: Mapping[str, object], port: str, strict: bool) -> str:
+    healthy = diag.healthy(strict)
+    return json.dumps({
+        "type": "doctor", "verdict": "healthy" if healthy else "unhealthy", "healthy": healthy,
+        "port": port, "board": info.get("board"), "fw": info.get("fw"), "mpy": info.get("mpy"),
+        "findings": [asdict(f) for f in diag.findings], "measurements": diag.measurements,
+    })  # fmt: skip
+
+
+def report_text(diag: Diagnosis, info: Mapping[str, object], port: str, strict: bool) -> Iterator[str]:
+    m = diag.measurements
+    yield (f"picomic doctor: board {info.get('board', '?')} (picomic fw {info.get('fw', '?')}, MicroPython "
+           f"{info.get('mpy', '?')}) on {port}, {m['seconds']} s at {m['rate_nominal_hz']} Hz")  # fmt: skip
+    yield (
+        f"  level  {m['rms_dbfs']} dBFS rms, peak {m['peak']}, noise floor {m['noise_floor_dbfs']} dBFS "
+        f"(INMP441: {m['expected_noise_floor_dbfs']:.0f}), DC {m['dc_percent']:+} %, clipped {m['clip_percent']} %"
+    )
+    if m["rate_measured_hz"] is not None:
+        yield f"  rate   {m['rate_measured_hz']} Hz ({m['rate_error_ppm']:+} ppm against the host clock)"
+    if "left_rms_dbfs" in m:
+        yield f"  slots  left {m['left_rms_dbfs']} dBFS, right {m['right_rms_dbfs']} dBFS (rms)"
+    yield (
+        f"  link   {m['frames']} frames, {m['lost_frames']} lost, {m['crc_errors']} CRC errors, "
+        f"{m['i2s_overruns']} I2S overruns, {m['reconnects']} reconnects"
+    )
+    for f in diag.findings:
+        yield f"{f.severity.upper():8} {f.message}"
+        yield f"{'':8} fix: {f.fix}"
+    counts = {s: sum(1 for f in diag.findings if f.severity == s) for s in ("error", "warning")}
+    verdict = "healthy" if diag.healthy(strict) else "unhealthy"
+    yield f"verdict: {verdict} ({counts['error']} error(s), {counts['warning']} warning(s))"
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+
+@contextmanager
+def _board_port(args: argparse.Namespace) -> Iterator[str]:
+    """The port to check: `--port`, or a simulated board started (and always stopped) here."""
+    if args.sim is None:
+        yield args.port
+        return
+    from picomic.sim import board as sim
+
+    spec = str(Path(__file__).resolve().parents[1] / "data" / "demo_speech.flac") if args.sim == DOCTOR_SIGNAL else args.sim
+    args.loop = True  # the doctor reads as long as it wants; a short file repeats
+    with sim.sim_from_args(args, signal=spec) as board:
+        yield board.port
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    if not args.seconds > 0:
+        raise ConfigError(f"--seconds must be > 0, got {args.seconds}")
+    start_settings(args)  # a bad --rate/--frame-ms/--gain fails before a simulated board starts
+    with _board_port(args) as port:
+        cap, info = capture(port, args)
+    diag = diagnose(cap)
+    shown = "simulated board" if args.sim is not None else port
+    if args.json:
+        print(report_json(diag, info, shown, args.strict))
+    else:
+        for line in report_text(diag, info, shown, args.strict):
+            print(line)
+    return 0 if diag.healthy(args.strict) else 1
+
+
+def _floor(text: str) -> float | None:
+    if text == "off":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--noise-floor takes dBFS (e.g. -87) or off, got {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("doctor", help="check the microphone, its wiring and the USB link; exit 0 when healthy")
+    p.add_argument("--port", default="auto", help="serial port of the board, or 'auto' [auto]")
+    p.add_argument("--serial", metavar="ID", help="choose the board with this unique id")
+    p.add_argument("--sim", nargs="?", const=DOCTOR_SIGNAL, metavar="SIGNAL",
+                   help="check a simulated board playing SIGNAL (default: the bundled speech sample, looped, "
+                        "over the INMP441 noise floor); combine with --mic-fault to see a diagnosis")  # fmt: skip
+    p.add_argument("--seconds", type=float, default=3.0, help="seconds of audio to analyse [3]")
+    p.add_argument("--rate", type=int, default=16000, help="sample rate in Hz [16000]")
+    p.add_argument("--frame-ms", type=int, default=10, help="frame length in ms [10]")
+    p.add_argument("--gain", type=int, default=0, help="digital gain in bits (the noise floor moves with it) [0]")
+    p.add_argument("--json", action="store_true", help="one JSON object: verdict, findings, measurements")
+    p.add_argument("--strict", action="store_true", help="warnings also make the verdict unhealthy")
+    p.add_argument("--noise-floor", type=_floor, default=INMP441_NOISE_DBFS, metavar="DBFS",
+                   help="with --sim: the simulated mic's self-noise, dBFS or 'off' [-87: INMP441]")  # fmt: skip
+    p.add_argument("--seed", type=int, help="with --sim: seed for the mic noise and wire faults")
+    from picomic.sim import board as sim
+
+    sim.add_fault_arguments(p)
+    p.set_defaults(func=cmd_doctor)

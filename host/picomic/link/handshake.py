@@ -1,0 +1,239 @@
+"""The serial link to a board: discovery (VID:PID, serial number), opening with clear errors, handshake.
+
+Everything here is synchronous and short; `serial_source.SerialSource` runs the stream on top of it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import serial
+from serial.tools import list_ports
+
+from picomic.stream.decoder import DecodedFrame, Decoder
+from picomic.errors import DeviceError, FrameError, LinkError
+from picomic.stream.protocol import MAX_RATE_HZ, MIN_RATE_HZ, VERSION, FrameType, encode_command
+
+MICROPYTHON_VID = 0x2E8A
+MICROPYTHON_PID = 0x0005
+READ_TIMEOUT_S = 0.05
+REPLY_TIMEOUT_S = 1.5
+SOFT_RESET_WAIT_S = 2.0
+INFO_ATTEMPTS = 3  # INFO is asked again when its reply was damaged on the wire (CRC error)
+GARBAGE_BYTES = 8192
+"""Bytes without a frame after which a handshake gives up early."""
+REPL_MARKERS = (b">>> ", b"raw REPL", b"MicroPython v", b"Traceback (most recent call last)")
+_BUSY = {errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK}
+_DENIED = {errno.EACCES, errno.EPERM}
+_MISSING = {errno.ENOENT, errno.ENODEV, errno.ENXIO}
+
+
+@dataclass(frozen=True, slots=True)
+class StartSettings:
+    """Arguments of the START command (docs/protocol.md)."""
+
+    rate_hz: int = 16000
+    frame_ms: int = 10
+    gain: int = 0
+    """Left shift (bits) applied on the device, with saturation."""
+    bits: int = 16
+    """16, or 24 (int32 samples on the bus)."""
+    channels: int = 1
+    """1, or 2 (diagnostic: both I2S slots)."""
+
+    def __post_init__(self) -> None:
+        checks = (
+            (
+                MIN_RATE_HZ <= self.rate_hz <= MAX_RATE_HZ,
+                f"rate must be {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz, got {self.rate_hz}",
+            ),
+            (5 <= self.frame_ms <= 64, f"frame length must be 5..64 ms, got {self.frame_ms}"),
+            (0 <= self.gain <= 8, f"gain must be 0..8 bits, got {self.gain}"),
+            (self.bits in (16, 24), f"bits must be 16 or 24, got {self.bits}"),
+            (self.channels in (1, 2), f"channels must be 1 or 2, got {self.channels}"),
+            (
+                self.rate_hz * self.frame_ms % 1000 == 0,
+                f"rate × frame length must be whole samples: {self.rate_hz} Hz × {self.frame_ms} ms is not; "
+                "choose e.g. --frame-ms 10 or 20",
+            ),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def command(self) -> bytes:
+        return encode_command(
+            "START", rate=self.rate_hz, frame_ms=self.frame_ms, gain=self.gain, bits=self.bits,
+            channels=self.channels,
+        )  # fmt: skip
+
+
+def board_ports() -> list[Any]:
+    """The attached ports whose USB VID:PID is MicroPython's on the RP2040 (pyserial ListPortInfo)."""
+    return [p for p in list_ports.comports() if p.vid == MICROPYTHON_VID and p.pid == MICROPYTHON_PID]
+
+
+def find_port(port: str = "auto", serial_number: str | None = None) -> str:
+    """The device path to open: `port` itself, the board with `serial_number`, or the only MicroPython
+    board attached (LinkError when there is none or more than one)."""
+    if port != "auto":
+        return port
+    if serial_number is not None:
+        found = port_of_serial(serial_number)
+        if found is None:
+            seen = ", ".join(f"{p.device} ({p.serial_number})" for p in board_ports()) or "none"
+            raise LinkError(f"no board with serial {serial_number} found (boards attached: {seen})")
+        return found
+    boards = board_ports()
+    if not boards:
+        raise LinkError("no board found — plug it in or use --sim")
+    if len(boards) > 1:
+        listing = "; ".join(f"{p.device} (serial {p.serial_number or '?'})" for p in boards)
+        raise LinkError(f"several boards found: {listing} — choose one with --port PORT or --serial ID")
+    return str(boards[0].device)
+
+
+def port_of_serial(serial_number: str) -> str | None:
+    """The current device path of the board with this USB serial number, if attached."""
+    for p in list_ports.comports():
+        if (p.serial_number or "").lower() == serial_number.lower():
+            return str(p.device)
+    return None
+
+
+def open_error(path: str, exc: BaseException) -> LinkError:
+    """Translate an OS/pyserial open failure into a LinkError that says the fix (by errno)."""
+    code = getattr(exc, "errno", None)
+    if code in _DENIED:
+        return LinkError(
+            f"permission denied opening {path} — add yourself to the dialout group: "
+            "sudo usermod -aG dialout $USER (then log out and in)"
+        )
+    if code in _BUSY or "exclusively lock" in str(exc):
+        return LinkError(f"{path} is busy — another program (mpremote, a serial monitor, picomic) has it open")
+    if os.path.isdir(path) or code == errno.ENOTTY or "Inappropriate ioctl" in str(exc):
+        return LinkError(f"{path} is not a serial port — give the board's port (`picomic devices` lists boards)")
+    if code in _MISSING or not os.path.exists(path):
+        return LinkError(f"{path} not found — is the board plugged in? (`picomic devices` lists boards)")
+    return LinkError(f"cannot open {path}: {exc}")
+
+
+def open_port(path: str, factory: Callable[..., Any] = serial.Serial) -> Any:
+    """Open `path` like a board (raw mode, exclusive, short read timeout); LinkError on failure."""
+    try:
+        return factory(path, baudrate=115200, timeout=READ_TIMEOUT_S, write_timeout=2.0, exclusive=True)
+    except (serial.SerialException, OSError) as exc:
+        raise open_error(path, exc) from None
+
+
+def _read_until(ser: Any, dec: Decoder, want: Callable[[DecodedFrame], bool], timeout_s: float,
+                raw: bytearray) -> tuple[DecodedFrame | None, list[DecodedFrame]]:  # fmt: skip
+    """Read until a frame satisfies `want`; return it and the frames that came after it in the same read."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        data = ser.read(max(1, ser.in_waiting))
+        if not data:
+            continue
+        if len(raw) < 4096:
+            raw += data[: 4096 - len(raw)]
+        frames = dec.feed(data)
+        for i, frame in enumerate(frames):
+            if want(frame):
+                return frame, frames[i + 1 :]
+        if not dec.frames and (raw.endswith(b">>> ") or dec.bytes_without_frame > GARBAGE_BYTES):
+            break  # a REPL prompt or plenty of garbage: no need to wait for the timeout
+    return None, []
+
+
+def _is_repl(raw: bytes) -> bool:
+    return any(marker in raw for marker in REPL_MARKERS)
+
+
+def _drain(ser: Any, quiet_s: float = 0.1, limit_s: float = 1.0) -> None:
+    """Read and discard until the port has been quiet for `quiet_s` (at most `limit_s`)."""
+    deadline = time.monotonic() + limit_s
+    quiet_until = time.monotonic() + quiet_s
+    while time.monotonic() < min(deadline, quiet_until):
+        if ser.read(max(1, ser.in_waiting)):
+            quiet_until = time.monotonic() + quiet_s
+
+
+def request_info(ser: Any, path: str, *, allow_repl_reset: bool = True) -> dict[str, object]:
+    """STOP (a no-op when idle) then INFO; the INFO dict. A MicroPython REPL instead of the firmware gets
+    Ctrl-C, Ctrl-B, Ctrl-D (soft reset runs main.py) and one more try (DECISIONS 1)."""
+    repl_reset = not allow_repl_reset
+    for _attempt in range(INFO_ATTEMPTS):
+        ser.reset_input_buffer()
+        ser.write(b"\r\n" + encode_command("STOP") + encode_command("INFO"))
+        raw = bytearray()
+        dec = Decoder()  # throwaway: frames of an earlier session (before our STOP) are not ours
+        frame, _ = _read_until(ser, dec, lambda f: f.type is FrameType.INFO, REPLY_TIMEOUT_S, raw)
+        if frame is not None:
+            info = frame.frame.json()
+            proto = info.get("proto", VERSION)
+            if proto != VERSION:
+                raise FrameError(
+                    f"protocol version mismatch: the board on {path} speaks version {proto}, "
+                    f"this host speaks version {VERSION} — run picomic flash (or update picomic)"
+                )
+            return info
+        if _is_repl(bytes(raw)) and not repl_reset:
+            repl_reset = True
+            _soft_reset(ser)
+            continue
+        if dec.crc_errors or dec.frames:
+            continue  # picomic frames, but the INFO reply was damaged on the wire: ask again
+        raise _no_firmware(path, bytes(raw), dec)
+    raise FrameError(f"no intact INFO reply from {path} after {INFO_ATTEMPTS} tries — check the USB cable and hub")
+
+
+def _soft_reset(ser: Any) -> None:
+    """Ctrl-C (stop a running program), Ctrl-B (friendly REPL), Ctrl-D (soft reset runs main.py)."""
+    ser.write(b"\r\x03\x03")
+    time.sleep(0.1)
+    ser.write(b"\x02")
+    time.sleep(0.1)
+    ser.write(b"\x04")
+    time.sleep(0.2)
+    _drain(ser, quiet_s=0.3, limit_s=SOFT_RESET_WAIT_S)
+
+
+def _no_firmware(path: str, raw: bytes, dec: Decoder) -> FrameError | DeviceError:
+    if _is_repl(raw):
+        return FrameError(f"no picomic firmware on {path}: it answers with a MicroPython REPL — run picomic flash")
+    if raw:
+        sample = raw[:24].hex(" ")
+        return FrameError(
+            f"{path} talks, but not picomic frames ({dec.bytes} bytes, starting {sample}) — "
+            "is this a Pico with picomic firmware? run picomic flash"
+        )
+    return DeviceError(f"no answer from the board on {path} — press its reset button or run picomic flash")
+
+
+def _start_answer(f: DecodedFrame) -> bool:
+    """START's STATUS reply, or (when that reply was lost to a wire error) the epoch's first audio."""
+    if f.frame.type is FrameType.AUDIO:
+        return True
+    return f.frame.type is FrameType.STATUS and f.frame.json().get("cmd") == "START"
+
+
+def send_start(ser: Any, dec: Decoder, settings: StartSettings) -> list[DecodedFrame]:
+    """START; wait for its STATUS reply; return the frames that followed it (first audio). DeviceError if
+    the board refuses, with its message."""
+    dec.expect_epoch()
+    ser.write(settings.command())
+    raw = bytearray()
+    reply, rest = _read_until(ser, dec, _start_answer, REPLY_TIMEOUT_S, raw)
+    if reply is None:
+        raise DeviceError("the board did not answer START — press its reset button or run picomic flash")
+    if reply.frame.type is FrameType.AUDIO:  # the reply was damaged on the wire, but audio flows: started
+        return [reply, *rest]
+    body = reply.frame.json()
+    if not body.get("ok"):
+        raise DeviceError(f"the board refused START: {body.get('error', 'no reason given')}")
+    return rest

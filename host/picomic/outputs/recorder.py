@@ -1,0 +1,183 @@
+"""Sinks: the audio recorder (WAV/FLAC/raw PCM) and the JSON Lines writer.
+
+The recorder is a bus listener on its own thread. File time equals stream time: a span the stream lost (a gap
+in sequence numbers, an unplug) is written as silence, so a transcript's `start_s` points at the right audio.
+Every path that ends a recording (end of stream, Ctrl-C, an error) closes the file, so its header is final.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import soundfile as sf
+
+from picomic.bus.audiobus import AudioBus, AudioChunk, ConsumerThread, Listener
+from picomic.errors import ConfigError
+
+_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+_SILENCE_BLOCK = 16000  # samples of zeros written per call when filling a gap
+RECORDER_QUEUE_CHUNKS = 6000  # one minute of 10 ms chunks: a recorder must not drop
+
+
+def check_output_path(path: str) -> Path | None:
+    """Validate an output path before anything streams; `-` means stdout (returns None)."""
+    if path == "-":
+        return None
+    p = Path(path)
+    if p.suffix.lower() not in _FORMATS:
+        raise ConfigError(f"cannot record to {path}: use a .wav or .flac file name, or - for raw PCM on stdout")
+    if not p.parent.exists():
+        raise ConfigError(f"cannot record to {path}: folder {p.parent} does not exist")
+    if p.is_dir():
+        raise ConfigError(f"cannot record to {path}: it is a folder")
+    existed = p.exists()
+    try:  # fail now, not after the board started: can we create or overwrite it?
+        with open(p, "ab"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot record to {path}: {exc.strerror or exc}; choose a writable place") from exc
+    if not existed:
+        p.unlink(missing_ok=True)
+    return p
+
+
+class AudioFile:
+    """An int16 audio file (or raw PCM stream) placed on the stream timeline, gaps filled with silence."""
+
+    def __init__(self, path: str, rate_hz: int, channels: int = 1) -> None:
+        self.path = path
+        self.rate_hz = rate_hz
+        self.channels = channels
+        self.samples_written = 0
+        self.gap_samples = 0
+        self._origin: int | None = None
+        self._raw: IO[bytes] | None = None
+        self._file: sf.SoundFile | None = None
+        target = check_output_path(path)
+        if target is None:
+            self._raw = sys.stdout.buffer
+            return
+        try:
+            self._file = sf.SoundFile(
+                str(target),
+                "w",
+                samplerate=rate_hz,
+                channels=channels,
+                format=_FORMATS[target.suffix.lower()],
+                subtype="PCM_16",
+            )
+        except (OSError, sf.LibsndfileError) as exc:
+            raise ConfigError(f"cannot record to {path}: {exc}") from exc
+
+    def write_chunk(self, chunk: AudioChunk) -> None:
+        """Append a chunk at its stream position; a forward jump is filled with silence."""
+        if chunk.sample_rate != self.rate_hz:
+            raise ConfigError(f"stream rate changed from {self.rate_hz} to {chunk.sample_rate} Hz mid-recording")
+        if self._origin is None:
+            self._origin = chunk.stream_sample
+        position = chunk.stream_sample - self._origin
+        samples = chunk.samples
+        if position > self.samples_written:
+            self._write_silence(position - self.samples_written)
+        elif position < self.samples_written:  # overlap: keep what is already written
+            samples = samples[self.samples_written - position :]
+        if len(samples):
+            self._write(samples)
+
+    def _write_silence(self, count: int) -> None:
+        self.gap_samples += count
+        shape = (_SILENCE_BLOCK, self.channels) if self.channels > 1 else (_SILENCE_BLOCK,)
+        block = np.zeros(shape, dtype=np.int16)
+        while count > 0:
+            part = block[: min(count, _SILENCE_BLOCK)]
+            self._write(part)
+            count -= len(part)
+
+    def _write(self, samples: np.ndarray[Any, np.dtype[np.int16]]) -> None:
+        if self._file is not None:
+            self._file.write(samples)
+        elif self._raw is not None:
+            self._raw.write(samples.astype("<i2", copy=False).tobytes())
+        self.samples_written += len(samples)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+        elif self._raw is not None:
+            self._raw.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        elif self._raw is not None:
+            self._raw.flush()
+            self._raw = None
+
+
+class Recorder(ConsumerThread):
+    """Bus listener that writes every chunk to an AudioFile on its own thread."""
+
+    def __init__(self, bus: AudioBus, path: str, rate_hz: int, channels: int = 1) -> None:
+        self.file = AudioFile(path, rate_hz, channels)
+        self.error: BaseException | None = None
+        self._listener: Listener = bus.subscribe("recorder", maxsize=RECORDER_QUEUE_CHUNKS)
+        super().__init__("recorder")
+
+    def _run(self) -> None:
+        try:
+            while (chunk := self._listener.recv()) is not None:
+                self.file.write_chunk(chunk)
+        except BaseException as exc:  # reported by join(); the file is still closed
+            self.error = exc
+        finally:
+            self.file.close()
+
+    def finish(self, timeout: float) -> None:
+        """Wait until the bus is closed and drained; the file is closed when this returns."""
+        self.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+    @property
+    def seconds(self) -> float:
+        return self.file.samples_written / self.file.rate_hz
+
+
+def wall_clock() -> str:
+    """ISO 8601 host time with milliseconds, UTC."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class JsonlWriter:
+    """Writes one JSON object per line and flushes it, so a reader (or a crash) sees whole lines only."""
+
+    def __init__(self, target: str | IO[str]) -> None:
+        self._own = isinstance(target, str)
+        if isinstance(target, str):
+            try:
+                self._out: IO[str] = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise ConfigError(f"cannot write {target}: {exc.strerror}") from exc
+        else:
+            self._out = target
+        self._lock = threading.Lock()
+
+    def write(self, obj: dict[str, object]) -> None:
+        line = json.dumps({**obj, "wall": wall_clock()}, separators=(",", ":"), default=str)
+        with self._lock:
+            self._out.write(line + "\n")
+            self._out.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._own:
+                self._out.close()
+            else:
+                self._out.flush()

@@ -1,0 +1,399 @@
+"""The simulated board: the real firmware in the real MicroPython unix port, on a pty, with faults on demand.
+
+    SimBoard ──▶ build_firmware() ──copy──▶ <tmp>/flash  (main.py, board.json, picomic_fw/*.mpy or .py)
+    micropython -i main.py  (cwd = flash; MICROPYPATH puts firmware/sim/ — machine, time — on sys.path)
+        stdin/stdout = pty A slave (raw; stdout O_NONBLOCK so a stalled host means short writes)
+        machine.I2S ──unix socket──▶ SignalServer thread (renders INMP441 words, picomic.sim.signals)
+    Relay thread: pty A master ⇄ pty B master, board→host faults (bit errors, byte drops), unplug/replug
+    the host opens pty B's slave, through the stable symlink `port` (re-pointed after each replug)
+
+SignalServer and Relay live in picomic.sim.relay; this module owns the board process, its lifecycle and the
+`picomic sim` CLI.
+
+See docs/simulator.md for the semantics (settle, exact injection, drift, buffer drops, faults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal as signal_mod
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from picomic.errors import ConfigError, DeviceError
+from picomic.deploy.build import board_profile, build_firmware, fakes_dir, micropython_exe, micropython_sys_mpy, sim_dir
+from picomic.sim.signals import MicOptions, Signal, parse_mic_fault, parse_signal
+from picomic.sim.relay import Relay, SignalServer
+
+RESET_EXIT = 75
+RESET_MARKER = "reset.flag"
+"""File machine.reset() writes before the board process kills itself: the monitor then reboots it."""
+"""Exit status of the board process meaning "reboot me" (machine.reset(), watchdog)."""
+_HEAP = {"RP2040": "384K", "RP2350": "768K"}  # ~2x the real heap: objects are twice as big on 64 bits
+
+
+SIM_IBUF_S = 1.0
+"""Seconds of audio the simulated I2S buffer holds: rp2's behaviour, generous size (DECISIONS 12)."""
+
+
+class SimBoard:
+    """A simulated picomic board. Use as a context manager, or `start()` … `stop()`.
+
+    `port` is a stable symlink for the host to open; `tty` the pty it points at now (it changes after an
+    unplug). Faults: `ber` (bit-error rate, board→host), `drop_bytes` (probability per byte), `unplug_at`
+    (seconds after start), `overrun_at` (stream seconds after START's settle: one I2S overflow dropping
+    100 ms; in real time the board stalls until its full buffer overflows, so the firmware's timing check
+    sees it),
+    `drift_ppm` (the board's crystal), `mic_fault` (see picomic.sim.signals.parse_mic_fault).
+    """
+
+    def __init__(
+        self,
+        signal: str | None,
+        *,
+        fast: bool = False,
+        loop: bool = False,
+        ber: float = 0.0,
+        drop_bytes: float = 0.0,
+        unplug_at: float | None = None,
+        overrun_at: float | None = None,
+        drift_ppm: float = 0.0,
+        mic_fault: str | None = None,
+        board: str = "pico",
+        source: bool = False,
+        seed: int | None = None,
+        duration_s: float | None = None,
+        noise_floor_dbfs: float | None = None,
+        stdin: BinaryIO | None = None,
+        on_replug: Callable[[str], None] | None = None,
+    ) -> None:
+        _check_rate("ber", ber)
+        _check_rate("drop_bytes", drop_bytes)
+        for name, value in (("--unplug-at", unplug_at), ("--overrun-at", overrun_at)):
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be >= 0 seconds, got {value}")
+        if noise_floor_dbfs is not None and not -140.0 <= noise_floor_dbfs <= 0.0:
+            raise ConfigError(f"--noise-floor must be within -140..0 dBFS (INMP441: -87), got {noise_floor_dbfs}")
+        if not -10000.0 <= drift_ppm <= 10000.0:
+            raise ConfigError(f"--drift-ppm must be within ±10000, got {drift_ppm}")
+        self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+        self.signal: Signal = parse_signal(signal, duration_s=duration_s, loop=loop, seed=self.seed, stdin=stdin)
+        fault = parse_mic_fault(mic_fault)
+        self.mic = MicOptions(fault.fault, fault.dc, noise_floor_dbfs, self.seed)
+        self.fast, self.board, self.source = fast, board, source
+        self.ber, self.drop_bytes, self.unplug_at = ber, drop_bytes, unplug_at
+        self.overrun_at, self.drift_ppm = overrun_at, drift_ppm
+        self._on_replug = on_replug
+        self.profile = board_profile(board)
+        self.dir: Path | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.first_audio_s: float | None = None
+        """Seconds from start() to the first AUDIO frame header leaving the board (None: none yet)."""
+        self.reboots = 0
+        self._server: SignalServer | None = None
+        self._relay: Relay | None = None
+        self._monitor: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._fds: list[int] = []
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+    def __enter__(self) -> SimBoard:
+        self.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Build the firmware, start the board process, the signal server and the relay."""
+        self.started_at = time.monotonic()
+        self.dir = Path(tempfile.mkdtemp(prefix="picomic-sim-"))
+        try:
+            self._start_in(self.dir)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_in(self, root: Path) -> None:
+        exe = micropython_exe()
+        sys_mpy = None if self.source else micropython_sys_mpy(exe)
+        build = build_firmware(board=self.board, source=self.source, sys_mpy=sys_mpy)
+        shutil.copytree(build.root, root / "flash")
+        self._declare_ibuf(root / "flash" / "board.json")
+        self._server = SignalServer(str(root / "i2s.sock"), self.signal, self.mic)
+        self._write_config(root)
+        a_master, a_slave = os.openpty()
+        self._fds += [a_master, a_slave]
+        tty.setraw(a_slave)
+        self._relay = Relay(a_master, root / "port", self)
+        self._relay.start()
+        self._server.start()
+        self._a_slave = a_slave
+        self._exe = exe
+        self._launch()
+        self._monitor = threading.Thread(target=self._watch, name="picomic-sim-monitor", daemon=True)
+        self._monitor.start()
+
+    @staticmethod
+    def _declare_ibuf(board_json: Path) -> None:
+        """The simulated I2S buffer holds SIM_IBUF_S of audio (DECISIONS 12); the flashed profile says so, so
+        the firmware's overrun threshold matches the buffer it really has."""
+        profile = json.loads(board_json.read_text(encoding="utf-8"))
+        profile["ibuf_ms"] = round(SIM_IBUF_S * 1000)
+        board_json.write_text(json.dumps(profile), encoding="utf-8")
+
+    def _write_config(self, root: Path) -> None:
+        mcu = str(self.profile.get("mcu", "RP2040"))
+        cfg = {
+            "socket": str(root / "i2s.sock"),
+            "fast": self.fast,
+            "drift_ppb": round(self.drift_ppm * 1000),
+            "ibuf_s": SIM_IBUF_S,
+            "overrun_at_s": self.overrun_at,
+            "overrun_ms": 100,
+            "uid": f"{self.seed & 0xFFFFFFFF:08x}e6614c31",
+            "mcu": mcu if mcu in _HEAP else "RP2040",
+            "ticks_start_us": 0,
+            "reset_marker": str(root / RESET_MARKER),
+        }
+        (root / "sim.json").write_text(json.dumps(cfg), encoding="utf-8")
+
+    def _launch(self) -> None:
+        assert self.dir is not None
+        root = self.dir
+        flash = root / "flash"
+        out_fd = os.open(os.ttyname(self._a_slave), os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
+        cfg = json.loads((root / "sim.json").read_text(encoding="utf-8"))
+        env = dict(os.environ)
+        env["MICROPYPATH"] = f"{sim_dir()}:{fakes_dir()}:.frozen:{flash / 'lib'}"
+        env["PICOMIC_SIM"] = str(root / "sim.json")
+        with open(root / "board.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [self._exe, "-X", f"heapsize={_HEAP[cfg['mcu']]}", "-i", "main.py"],
+                cwd=flash,
+                stdin=self._a_slave,
+                stdout=out_fd,
+                stderr=log,
+                env=env,
+                start_new_session=True,
+            )
+        os.close(out_fd)
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            proc = self.proc
+            if proc is None or proc.poll() is None:
+                time.sleep(0.05)
+                continue
+            if self._stopping.is_set() or (proc.returncode != RESET_EXIT and not self._take_reset_marker()):
+                return
+            self.reboots += 1  # machine.reset() / watchdog: reboot, and USB re-enumerates on the host
+            self._launch()
+            if self._relay is not None:
+                self._relay.request_unplug()
+
+    def _take_reset_marker(self) -> bool:
+        """machine.reset() left its marker (the process killed itself to leave the `-i` REPL behind)."""
+        marker = self.dir / RESET_MARKER if self.dir is not None else None
+        if marker is None or not marker.exists():
+            return False
+        marker.unlink()
+        return True
+
+    def stop(self) -> None:
+        """Terminate the board (SIGTERM, then SIGKILL after 2 s), stop the threads, remove the temp folder."""
+        self._stopping.set()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal_mod.SIGTERM)
+            try:
+                proc.wait(2.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(2.0)
+        for part in (self._relay, self._server):
+            if part is not None:
+                part.close()
+        if self._monitor is not None and self._monitor is not threading.current_thread():
+            self._monitor.join(2.0)
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds = []
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---- state ---------------------------------------------------------------------------------------
+    @property
+    def port(self) -> str:
+        """Stable path for the host (a symlink re-pointed after each unplug)."""
+        if self.dir is None:
+            raise DeviceError("the simulated board is not started")
+        return str(self.dir / "port")
+
+    @property
+    def tty(self) -> str:
+        """The pty the host side currently is."""
+        if self._relay is None:
+            raise DeviceError("the simulated board is not started")
+        return self._relay.path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc is not None else -1
+
+    @property
+    def exited(self) -> int | None:
+        """The board process's exit status once it ended (and was not rebooted), else None."""
+        proc = self.proc
+        if proc is None or proc.poll() is None or proc.returncode == RESET_EXIT:
+            return None
+        return proc.returncode
+
+    @property
+    def flash_dir(self) -> Path:
+        if self.dir is None:
+            raise DeviceError("the simulated board is not started")
+        return self.dir / "flash"
+
+    def log(self) -> str:
+        """What the board process wrote to stderr (tracebacks, reboot notes)."""
+        if self.dir is None or not (self.dir / "board.log").exists():
+            return ""
+        return (self.dir / "board.log").read_text(encoding="utf-8", errors="replace")
+
+    def wait_signal_end(self, timeout: float | None = None) -> bool:
+        """True once the board read the signal to its end (it then sends END `signal_end`)."""
+        return self._server is not None and self._server.ended.wait(timeout)
+
+    def drain(self, timeout: float = 2.0, quiet_s: float = 0.2) -> bool:
+        """Wait until the board has been silent for `quiet_s` and the relay delivered all it holds."""
+        return self._relay is not None and self._relay.wait_quiet(timeout, quiet_s)
+
+    def unplug(self) -> None:
+        """Unplug and replug the port now (the same as `unplug_at`)."""
+        if self._relay is not None:
+            self._relay.request_unplug()
+
+    def replugged(self, path: str) -> None:
+        """The relay plugged the port back in at the pty `path` (simwire.WireBoard)."""
+        if self._on_replug is not None:
+            self._on_replug(path)
+
+    def saw_audio(self) -> None:
+        """The relay saw an AUDIO frame header leave the board (simwire.WireBoard)."""
+        if self.first_audio_s is None:
+            self.first_audio_s = time.monotonic() - self.started_at
+
+
+def _check_rate(name: str, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"--{name.replace('_', '-')} must be a probability in [0, 1), got {value}")
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `picomic sim` and `picomic listen --sim`."""
+    g = parser.add_argument_group("simulated board")
+    g.add_argument("--fast", action="store_true", help="no real-time pacing: the I2S delivers as fast as read")
+    g.add_argument("--ber", type=float, default=0.0, metavar="R", help="bit-error rate board→host (e.g. 1e-4)")
+    g.add_argument("--drop-bytes", type=float, default=0.0, metavar="R", help="probability a byte is lost")
+    g.add_argument("--unplug-at", type=float, metavar="S", help="unplug the port S seconds after start")
+    g.add_argument("--overrun-at", type=float, metavar="S", help="one I2S buffer overflow at stream second S")
+    g.add_argument("--drift-ppm", type=float, default=0.0, metavar="N", help="board crystal error in ppm")
+    g.add_argument(
+        "--mic-fault", metavar="F", help="stuck-low | stuck-high | wrong-slot | clip | dc:0.05 (DC fraction)"
+    )
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `picomic sim`."""
+    parser.add_argument(
+        "signal", nargs="?", metavar="SIGNAL", help="WAV/FLAC path, sine:440[:-20dBFS], noise[:-40dBFS], silence, -"
+    )
+    parser.add_argument("--loop", action="store_true", help="repeat a file signal forever")
+    parser.add_argument("--duration", type=float, metavar="S", help="end the signal after S seconds")
+    parser.add_argument("--noise-floor", type=float, metavar="DBFS", help="add mic self-noise (INMP441: -87)")
+    parser.add_argument("--seed", type=int, help="seed for noise and wire faults (default: random)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line per event instead of text")
+    parser.add_argument("--board", default="pico", help="board profile (default pico)")
+    parser.add_argument("--source", action="store_true", help="run the firmware from .py instead of .mpy")
+    add_fault_arguments(parser)
+
+
+def sim_from_args(
+    args: argparse.Namespace, signal: str | None = None, on_replug: Callable[[str], None] | None = None
+) -> SimBoard:
+    """A SimBoard configured from parsed `add_fault_arguments` (+ optional `add_sim_arguments`) options."""
+    return SimBoard(
+        signal if signal is not None else getattr(args, "signal", None),
+        fast=args.fast,
+        loop=getattr(args, "loop", False),
+        ber=args.ber,
+        drop_bytes=args.drop_bytes,
+        unplug_at=args.unplug_at,
+        overrun_at=args.overrun_at,
+        drift_ppm=args.drift_ppm,
+        mic_fault=args.mic_fault,
+        board=getattr(args, "board", "pico"),
+        source=getattr(args, "source", False),
+        seed=getattr(args, "seed", None),
+        duration_s=getattr(args, "duration", None),
+        noise_floor_dbfs=getattr(args, "noise_floor", None),
+        on_replug=on_replug,
+    )
+
+
+def sim_command(args: argparse.Namespace) -> int:
+    """`picomic sim`: run a simulated board until Ctrl-C or the signal's end (exit 0)."""
+    as_json = bool(getattr(args, "json", False))
+
+    def say(event: str, board: SimBoard, path: str) -> None:
+        if as_json:
+            print(json.dumps({"event": event, "port": board.port, "tty": path, "pid": board.pid}), flush=True)
+        elif event == "replug":
+            print(f"picomic sim: replugged, {board.port} -> {path}", file=sys.stderr, flush=True)
+
+    board = sim_from_args(args, on_replug=lambda path: say("replug", board, path))
+    board.start()
+    try:
+        if as_json:
+            say("ready", board, board.tty)
+        else:
+            print(board.port, flush=True)
+            print(f"picomic sim: board pid {board.pid} on {board.tty}; Ctrl-C stops it", file=sys.stderr)
+        return _run_until_end(board, as_json)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        board.stop()
+
+
+def _run_until_end(board: SimBoard, as_json: bool) -> int:
+    while True:
+        if board.wait_signal_end(0.2):
+            board.drain(timeout=3.0)
+            if as_json:
+                print(json.dumps({"event": "signal_end"}), flush=True)
+            return 0
+        code = board.exited
+        if code is not None:
+            tail = board.log().strip().splitlines()[-3:]
+            raise DeviceError(f"the simulated board exited with status {code}: {' | '.join(tail) or 'no output'}")

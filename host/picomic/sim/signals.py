@@ -1,0 +1,460 @@
+"""Signal sources for the simulated board, and the INMP441 words the simulated I2S delivers.
+
+A SIGNAL spec is one of
+
+- a path to an audio file (WAV, FLAC, anything libsndfile or PyAV reads; any rate, width, channels): mixed
+  down to mono and resampled to the stream rate with libswresample (PyAV). A 16-bit mono file already at the
+  stream rate is used sample for sample (DECISIONS 10: digital injection is exact);
+- ``sine:FREQ`` or ``sine:FREQ:LEVEL`` (LEVEL like ``-20dBFS``, the sine's peak; default -20 dBFS);
+- ``noise`` or ``noise:LEVEL`` (white Gaussian noise, LEVEL is its RMS; default -40 dBFS);
+- ``silence``;
+- ``-``: raw signed 16-bit little-endian mono PCM on stdin, taken to be at the stream rate.
+
+Synthetic signals never end unless a duration is given; files and stdin end at their end unless looped.
+The stream rate is chosen by the firmware's START, so a signal is rendered on demand at whatever rate the
+simulated ``machine.I2S`` asks for (``render(rate, start, n)``, random access by sample index).
+
+The words model (``mic_words``) places the 16-bit sample digitally into the INMP441's 24-bit slot
+(``s16 << 8``, i.e. the 32-bit word is ``s16 << 16`` plus a junk low byte), with noise floor, DC offset,
+clipping and wiring faults only when asked for. ``dma_bytes`` then lays the words out exactly as rp2's
+``I2S.readinto`` returns them for the requested ``bits`` and ``format``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from picomic.errors import ConfigError
+
+I16 = npt.NDArray[np.int16]
+I32 = npt.NDArray[np.int32]
+
+SETTLE_SAMPLES = 4096
+"""INMP441 start-up: 2^18 SCK cycles = 4096 sample frames (64 SCK each) of junk after the clock starts."""
+FULL_SCALE_24 = (1 << 23) - 1
+NOISE_FLOOR_DBFS = -87.0
+"""INMP441 datasheet noise floor (the opt-in ``noise_floor`` option)."""
+DEFAULT_SINE_DBFS = -20.0
+DEFAULT_NOISE_DBFS = -40.0
+MIC_FAULTS = ("stuck-low", "stuck-high", "wrong-slot", "clip", "dc:<fraction>")
+_CLIP_GAIN = 8.0  # --mic-fault clip: +18 dB into a saturating 24-bit converter
+_NOISE_BLOCK = 4096  # noise is generated per block of this many samples, seeded by (seed, rate, block)
+_JUNK = np.array([0x00, 0xF8, 0xC0], dtype=np.int32)  # the low bytes users report from real INMP441s
+_LEVEL_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*dbfs$", re.IGNORECASE)
+
+
+# ------------------------------------------------------------------------------------------------ signals
+
+
+class Signal:
+    """Mono int16 audio addressable by sample index at any rate. Subclasses implement `_render`/`_length`."""
+
+    name: str = "signal"
+
+    def __init__(self, duration_s: float | None = None, loop: bool = False) -> None:
+        if duration_s is not None and duration_s <= 0:
+            raise ConfigError(f"signal duration must be > 0 seconds, got {duration_s}")
+        self.duration_s = duration_s
+        self.loop = loop
+
+    def length(self, rate_hz: int) -> int | None:
+        """Samples at `rate_hz` before the signal ends; None for an endless signal."""
+        natural = None if self.loop else self._length(rate_hz)
+        if self.duration_s is None:
+            return natural
+        limit = round(self.duration_s * rate_hz)
+        return limit if natural is None else min(limit, natural)
+
+    def render(self, rate_hz: int, start: int, n: int) -> I16:
+        """Samples [start, start+n) at `rate_hz`, fewer (possibly none) where the signal ends."""
+        end = start + n
+        total = self.length(rate_hz)
+        if total is not None:
+            end = min(end, total)
+        if end <= start:
+            return np.zeros(0, np.int16)
+        return self._render(rate_hz, start, end - start)
+
+    def _length(self, rate_hz: int) -> int | None:
+        return None
+
+    def _render(self, rate_hz: int, start: int, n: int) -> I16:
+        raise NotImplementedError
+
+
+class Silence(Signal):
+    name = "silence"
+
+    def _render(self, rate_hz: int, start: int, n: int) -> I16:
+        return np.zeros(n, np.int16)
+
+
+class Sine(Signal):
+    name = "sine"
+
+    def __init__(
+        self,
+        freq_hz: float,
+        level_dbfs: float = DEFAULT_SINE_DBFS,
+        duration_s: float | None = None,
+        loop: bool = False,
+    ) -> None:
+        super().__init__(duration_s, loop)
+        if freq_hz <= 0:
+            raise ConfigError(f"sine frequency must be > 0 Hz, got {freq_hz}")
+        self.freq_hz = freq_hz
+        self.amplitude = 32767.0 * _db_to_gain(level_dbfs)
+
+    def _render(self, rate_hz: int, start: int, n: int) -> I16:
+        idx = np.arange(start, start + n, dtype=np.float64)
+        phase = 2.0 * math.pi * self.freq_hz * idx / rate_hz
+        return _to_i16(self.amplitude * np.sin(phase))
+
+
+class Noise(Signal):
+    name = "noise"
+
+    def __init__(
+        self,
+        level_dbfs: float = DEFAULT_NOISE_DBFS,
+        seed: int = 0,
+        duration_s: float | None = None,
+        loop: bool = False,
+    ) -> None:
+        super().__init__(duration_s, loop)
+        self.rms = 32767.0 * _db_to_gain(level_dbfs)
+        self.seed = seed
+
+    def _render(self, rate_hz: int, start: int, n: int) -> I16:
+        first, last = start // _NOISE_BLOCK, (start + n - 1) // _NOISE_BLOCK
+        blocks = [self._block(rate_hz, b) for b in range(first, last + 1)]
+        joined = np.concatenate(blocks)
+        off = start - first * _NOISE_BLOCK
+        return joined[off : off + n]
+
+    def _block(self, rate_hz: int, block: int) -> I16:
+        rng = np.random.default_rng((self.seed, rate_hz, block))
+        return _to_i16(rng.normal(0.0, self.rms, _NOISE_BLOCK))
+
+
+class FileSignal(Signal):
+    """An audio file, decoded once and resampled once per requested rate (cached)."""
+
+    name = "file"
+
+    def __init__(self, path: str | Path, duration_s: float | None = None, loop: bool = False) -> None:
+        super().__init__(duration_s, loop)
+        self.path = Path(path)
+        self.native_rate, self._mono = load_audio(self.path)
+        self._cache: dict[int, I16] = {}
+
+    def at_rate(self, rate_hz: int) -> I16:
+        """The whole file as mono int16 at `rate_hz`."""
+        pcm = self._cache.get(rate_hz)
+        if pcm is None:
+            pcm = resample_i16(self._mono, self.native_rate, rate_hz)
+            self._cache[rate_hz] = pcm
+        return pcm
+
+    def _length(self, rate_hz: int) -> int | None:
+        return len(self.at_rate(rate_hz))
+
+    def _render(self, rate_hz: int, start: int, n: int) -> I16:
+        return _cyclic(self.at_rate(rate_hz), start, n)
+
+
+class StreamSignal(Signal):
+    """Raw s16le mono PCM from a byte stream (stdin), at the stream rate. Sequential: `render` may look back
+    only as far as the last `forget` call (the simulator keeps what a live I2S session may still need)."""
+
+    name = "stdin"
+
+    def __init__(self, stream: BinaryIO, duration_s: float | None = None) -> None:
+        super().__init__(duration_s, False)
+        self.stream = stream
+        self._buf = bytearray()
+        self._base = 0  # sample index of _buf[0]
+        self._eof = False
+
+    def _length(self, rate_hz: int) -> int | None:
+        return None  # known only at EOF; `_render` returns short there
+
+    def render(self, rate_hz: int, start: int, n: int) -> I16:
+        if self.duration_s is not None:
+            n = max(0, min(n, round(self.duration_s * rate_hz) - start))
+        if n <= 0:
+            return np.zeros(0, np.int16)
+        self._fill((start + n - self._base) * 2)
+        off = (start - self._base) * 2
+        if off < 0:
+            raise ValueError(f"stdin signal cannot rewind to sample {start} (kept from {self._base})")
+        data = bytes(self._buf[off : off + n * 2])
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
+
+    def forget(self, before: int) -> None:
+        """Release samples before index `before`."""
+        drop = max(0, min(len(self._buf) // 2, before - self._base))
+        del self._buf[: drop * 2]
+        self._base += drop
+
+    def _fill(self, want_bytes: int) -> None:
+        while len(self._buf) < want_bytes and not self._eof:
+            chunk = self.stream.read(max(4096, want_bytes - len(self._buf)))
+            if not chunk:
+                self._eof = True
+            else:
+                self._buf += chunk
+
+
+# ----------------------------------------------------------------------------------------- spec parsing
+
+
+def parse_signal(
+    spec: str | None,
+    *,
+    duration_s: float | None = None,
+    loop: bool = False,
+    seed: int = 0,
+    stdin: BinaryIO | None = None,
+) -> Signal:
+    """A Signal from a SIGNAL spec (see the module docstring). None means endless silence."""
+    if spec is None or spec == "silence":
+        return Silence(duration_s, loop)
+    if spec == "-":
+        if loop:
+            raise ConfigError("--loop cannot replay stdin; give a file or a synthetic signal to loop")
+        if stdin is None:
+            import sys
+
+            stdin = sys.stdin.buffer
+        return StreamSignal(stdin, duration_s)
+    head, _, rest = spec.partition(":")
+    if head == "sine":
+        return _parse_sine(spec, rest, duration_s, loop)
+    if head == "noise":
+        level = _parse_level(spec, rest) if rest else DEFAULT_NOISE_DBFS
+        return Noise(level, seed, duration_s, loop)
+    return FileSignal(spec, duration_s, loop)
+
+
+def _parse_sine(spec: str, rest: str, duration_s: float | None, loop: bool) -> Sine:
+    freq_s, _, level_s = rest.partition(":")
+    try:
+        freq = float(freq_s)
+    except ValueError:
+        raise ConfigError(f"bad signal {spec!r}: write sine:FREQ_HZ or sine:FREQ_HZ:-20dBFS") from None
+    level = _parse_level(spec, level_s) if level_s else DEFAULT_SINE_DBFS
+    return Sine(freq, level, duration_s, loop)
+
+
+def _parse_level(spec: str, text: str) -> float:
+    m = _LEVEL_RE.match(text.strip())
+    if m is None:
+        raise ConfigError(f"bad level in signal {spec!r}: write it like -20dBFS")
+    level = float(m.group(1))
+    if level > 0:
+        raise ConfigError(f"bad level in signal {spec!r}: dBFS levels are <= 0")
+    return level
+
+
+# ------------------------------------------------------------------------------------- files, resampling
+
+
+def load_audio(path: Path) -> tuple[int, npt.NDArray[np.float64] | I16]:
+    """(rate, mono samples): int16 when the file is 16-bit PCM mono (kept exact), else float64 in [-1, 1]."""
+    if not path.is_file():
+        raise ConfigError(f"signal file {path} does not exist; give a WAV/FLAC path, sine:440, noise or -")
+    try:
+        return _load_soundfile(path)
+    except Exception:  # noqa: BLE001 - libsndfile cannot read it: try FFmpeg before giving up
+        pass
+    try:
+        return _load_av(path)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"cannot read audio file {path}: {exc}") from exc
+
+
+def _load_soundfile(path: Path) -> tuple[int, npt.NDArray[np.float64] | I16]:
+    import soundfile
+
+    info = soundfile.info(str(path))
+    if info.channels == 1 and info.subtype == "PCM_16":
+        data, rate = soundfile.read(str(path), dtype="int16", always_2d=False)
+        return int(rate), np.asarray(data, dtype=np.int16)
+    data, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
+    return int(rate), np.asarray(data.mean(axis=1), dtype=np.float64)
+
+
+def _load_av(path: Path) -> tuple[int, npt.NDArray[np.float64] | I16]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = int(stream.rate)
+        resampler = av.AudioResampler(format="dbl", layout="mono", rate=rate)
+        parts = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                parts.append(np.asarray(out.to_ndarray(), dtype=np.float64).reshape(-1))
+        for out in resampler.resample(None):
+            parts.append(np.asarray(out.to_ndarray(), dtype=np.float64).reshape(-1))
+    if not parts:
+        raise ValueError("no audio samples")
+    return rate, np.concatenate(parts)
+
+
+def resample_i16(mono: npt.NDArray[np.float64] | I16, rate_in: int, rate_out: int) -> I16:
+    """Mono audio at `rate_in` → int16 at `rate_out` (identity when the rates match and it is int16)."""
+    if rate_in == rate_out:
+        if mono.dtype == np.int16:
+            return mono.astype(np.int16, copy=False)
+        return _to_i16(mono.astype(np.float64) * 32767.0)
+    import av
+
+    x = mono.astype(np.float32) / (32768.0 if mono.dtype == np.int16 else 1.0)
+    frame = av.AudioFrame.from_ndarray(x.reshape(1, -1), format="flt", layout="mono")
+    frame.sample_rate = rate_in
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate_out)
+    frames = list(resampler.resample(frame)) + list(resampler.resample(None))
+    out = np.concatenate([np.asarray(f.to_ndarray(), np.float64).reshape(-1) for f in frames])
+    return _to_i16(out * 32767.0)
+
+
+# ---------------------------------------------------------------------------------------- INMP441 words
+
+
+@dataclass(frozen=True, slots=True)
+class MicOptions:
+    """What the simulated microphone adds to the exact digital signal (all off by default)."""
+
+    fault: str | None = None
+    """None, "stuck-low", "stuck-high", "wrong-slot" or "clip" (DC is `dc`)."""
+    dc: float = 0.0
+    """DC offset as a fraction of full scale (``--mic-fault dc:0.05``)."""
+    noise_dbfs: float | None = None
+    """Add white noise at this RMS level (the INMP441 floor is -87 dBFS); None: no noise."""
+    seed: int = 0
+
+
+def parse_mic_fault(text: str | None) -> MicOptions:
+    """``--mic-fault`` value → MicOptions (ConfigError naming the accepted values)."""
+    if text is None or text == "":
+        return MicOptions()
+    if text in ("stuck-low", "stuck-high", "wrong-slot", "clip"):
+        return MicOptions(fault=text)
+    if text.startswith("dc:"):
+        try:
+            dc = float(text[3:])
+        except ValueError:
+            dc = math.nan
+        if not -1.0 < dc < 1.0:
+            raise ConfigError(f"bad --mic-fault {text!r}: dc:FRACTION takes a fraction of full scale, e.g. dc:0.05")
+        return MicOptions(dc=dc)
+    raise ConfigError(f"unknown --mic-fault {text!r}; choose one of {', '.join(MIC_FAULTS)}")
+
+
+def settle_words(start: int, n: int) -> I32:
+    """The 32-bit left-slot words of start-up samples [start, start+n) (n ≤ SETTLE_SAMPLES - start):
+    a small decaying offset with a junk low byte, never a copy of the signal."""
+    idx = np.arange(start, start + n, dtype=np.int64)
+    ramp = (-(1 << 14) * (SETTLE_SAMPLES - idx) // SETTLE_SAMPLES).astype(np.int32)
+    return (ramp << 8) | _junk(idx)
+
+
+def mic_words(pcm: I16, start: int, mic: MicOptions) -> tuple[I32, I32]:
+    """(left, right) 32-bit slot words for int16 samples whose stream index starts at `start`."""
+    if mic.fault in ("stuck-low", "stuck-high"):  # SD tied low/high: no word depends on the signal
+        stuck = np.full(len(pcm), 0 if mic.fault == "stuck-low" else -1, np.int32)
+        return stuck, stuck
+    idx = np.arange(start, start + len(pcm), dtype=np.int64)
+    s24 = pcm.astype(np.int64) << 8
+    if mic.dc or mic.noise_dbfs is not None or mic.fault == "clip":
+        s24 = _analog(s24, idx, mic)
+    words = ((s24.astype(np.int32)) << 8) | _junk(idx)
+    zeros = np.zeros(len(pcm), np.int32)
+    return (zeros, words) if mic.fault == "wrong-slot" else (words, zeros)
+
+
+def _analog(s24: npt.NDArray[np.int64], idx: npt.NDArray[np.int64], mic: MicOptions) -> npt.NDArray[np.int64]:
+    x = s24.astype(np.float64)
+    if mic.fault == "clip":
+        x *= _CLIP_GAIN
+    x += mic.dc * FULL_SCALE_24
+    if mic.noise_dbfs is not None and len(idx):
+        rng = np.random.default_rng((mic.seed, int(idx[0])))
+        x += rng.normal(0.0, FULL_SCALE_24 * _db_to_gain(mic.noise_dbfs), len(x))
+    return np.clip(np.rint(x), -FULL_SCALE_24 - 1, FULL_SCALE_24).astype(np.int64)
+
+
+def dma_bytes(left: I32, right: I32, bits: int, stereo: bool) -> bytes:
+    """What rp2's `I2S.readinto` returns for these slot words: bits=32 the whole words, bits=16 their top
+    16 bits; MONO the left slot only, STEREO left/right interleaved. Little-endian."""
+    if bits == 16:
+        left16, right16 = (left >> 16).astype("<i2"), (right >> 16).astype("<i2")
+        if not stereo:
+            return left16.tobytes()
+        return np.column_stack((left16, right16)).astype("<i2").tobytes()
+    if not stereo:
+        return left.astype("<i4").tobytes()
+    return np.column_stack((left, right)).astype("<i4").tobytes()
+
+
+def frame_bytes(bits: int, stereo: bool) -> int:
+    """Bytes per sample frame that `readinto` returns."""
+    return (2 if bits == 16 else 4) * (2 if stereo else 1)
+
+
+def i2s_stream(
+    signal: Signal, mic: MicOptions, rate_hz: int, bits: int, stereo: bool, start: int, block: int = 2048
+) -> Iterator[bytes]:
+    """The byte stream one simulated I2S session reads: SETTLE_SAMPLES start-up frames, then the signal from
+    sample `start` (at `rate_hz`) until it ends. Stream index 0 is the first settle frame."""
+    done = 0
+    while done < SETTLE_SAMPLES:
+        n = min(block, SETTLE_SAMPLES - done)
+        words = settle_words(done, n)
+        yield dma_bytes(words, np.zeros(n, np.int32), bits, stereo)
+        done += n
+    pos = start
+    while True:
+        pcm = signal.render(rate_hz, pos, block)
+        if not len(pcm):
+            return
+        left, right = mic_words(pcm, SETTLE_SAMPLES + pos - start, mic)
+        yield dma_bytes(left, right, bits, stereo)
+        pos += len(pcm)
+        if len(pcm) < block:
+            return
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _db_to_gain(dbfs: float) -> float:
+    return float(10.0 ** (dbfs / 20.0))
+
+
+def _to_i16(x: npt.NDArray[np.float64]) -> I16:
+    return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+
+
+def _junk(idx: npt.NDArray[np.int64]) -> I32:
+    out: I32 = _JUNK[(idx * 40503 >> 5) % 3]
+    return out
+
+
+def _cyclic(pcm: I16, start: int, n: int) -> I16:
+    if not len(pcm):
+        return pcm
+    if start + n <= len(pcm):
+        return pcm[start : start + n]
+    idx = np.arange(start, start + n) % len(pcm)
+    return pcm[idx]
