@@ -4,9 +4,17 @@ from __future__ import annotations
 
 
 class PicomicError(Exception):
-    """Base class. The CLI prints `picomic: <message>` and exits with `exit_code`."""
+    """Base class. The CLI prints `picomic: <message>` and exits with `exit_code`.
+
+    `settings` names the settings (dataclass field or argument names, e.g. ``rate_hz``) that fix the error; the
+    message itself never names a command-line flag — only the CLI knows those (picomic.cli.common.FLAGS).
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, *, settings: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.settings = settings
 
 
 class ConfigError(PicomicError):

@@ -13,11 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
-from picomic.deploy.build import micropython_exe
-from picomic.sim.signals import MicOptions, parse_signal
-from picomic.deploy.build import fakes_dir, sim_dir
+from picomic.deploy.build import fakes_dir, micropython_exe, sim_dir
 from picomic.sim.board import SimBoard
 from picomic.sim.relay import SignalServer
+from picomic.sim.signals import MicOptions, parse_signal
 
 
 @pytest.fixture

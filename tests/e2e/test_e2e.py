@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile
 from picomic.bus.events import Discontinuity, Event, StreamEnd
-from picomic.stream.protocol import Flags
 from picomic.link.source import SerialSource, StartSettings
+from picomic.stream.protocol import Flags
 from simhost import stream
 
 
@@ -73,7 +73,7 @@ def test_unplug_reconnects_with_exactly_one_discontinuity(sim):
     replugs: list[str] = []
     board = sim("sine:440", duration_s=2.5, unplug_at=1.0, on_replug=replugs.append)
     events: list[Event] = []
-    src = SerialSource(board.port, start=StartSettings(rate_hz=16000), emit=events.append)
+    src = SerialSource(board.port, settings=StartSettings(rate_hz=16000), emit=events.append)
     src.start()
     try:
         assert src.wait(15.0), board.log()
@@ -130,8 +130,8 @@ def test_sim_command_prints_json_and_exits_at_signal_end(tmp_path, wav16):
         [
             sys.executable,
             "-c",
-            "import argparse, sys; from picomic.sim.board import add_sim_arguments, sim_command;"
-            "p = argparse.ArgumentParser(); add_sim_arguments(p); sys.exit(sim_command(p.parse_args()))",
+            "import argparse, sys; from picomic.cli import sim;"
+            "p = argparse.ArgumentParser(); sim.add_arguments(p); sys.exit(sim.run(p.parse_args()))",
             str(path),
             "--fast",
             "--json",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from picomic.deploy.build import build_firmware, micropython_exe, micropython_sys_mpy
-from picomic.link.source import probe_port
+from picomic.link.ports import probe_port
 
 pytestmark = pytest.mark.slow
 

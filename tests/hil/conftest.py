@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from hil_support import Target
 from picomic.errors import PicomicError
-from picomic.link.handshake import open_port
+from picomic.link.ports import open_port
 from picomic.sim.board import SimBoard
 
 SIM_SIGNAL = "noise:-80dBFS"

@@ -5,7 +5,6 @@ the board running the picomic firmware, idle."""
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import threading
@@ -15,17 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from hil_support import Target
-from picomic.deploy import boardfs
-from picomic.diagnose import checks as diagnosis
-from picomic.diagnose import capture as doctor
-from picomic.deploy import flash
 from picomic.bus.audiobus import AudioBus
-from picomic.errors import LinkError
 from picomic.bus.events import Discontinuity, Event
-from picomic.deploy.build import known_boards
-from picomic.stream.protocol import VERSION
-from picomic.link.source import SerialSource, StartSettings, probe_port
 from picomic.bus.status import PipelineStatus
+from picomic.deploy import boardfs, flash
+from picomic.deploy.build import known_boards
+from picomic.diagnose import capture as doctor
+from picomic.diagnose import checks as diagnosis
+from picomic.errors import LinkError
+from picomic.link.ports import probe_port
+from picomic.link.source import SerialSource, StartSettings
+from picomic.stream.protocol import VERSION
 
 RATE = 16000
 FRAME_MS = 10
@@ -55,7 +54,7 @@ def open_stream(port: str, **kw: object) -> tuple[Run, object]:
     listener = bus.subscribe("hil", maxsize=1 << 16)
     run = Run(status)
     settings = StartSettings(rate_hz=RATE, frame_ms=FRAME_MS)
-    run.source = SerialSource(port, start=settings, bus=bus, status=status, emit=run.emit, **kw)  # type: ignore[arg-type]
+    run.source = SerialSource(port, settings=settings, bus=bus, status=status, emit=run.emit, **kw)  # type: ignore[arg-type]
     run.source.start()
     return run, listener
 
@@ -198,8 +197,7 @@ def test_reconnect_after_a_reset_mid_stream(target: Target) -> None:
 
 
 def test_doctor_says_healthy(target: Target) -> None:
-    args = argparse.Namespace(rate=RATE, frame_ms=FRAME_MS, gain=0, seconds=3.0, serial=None)
-    cap, info = doctor.capture(target.port, args)
+    cap, info = doctor.capture(target.port, StartSettings(rate_hz=RATE, frame_ms=FRAME_MS), 3.0)
     diag = diagnosis.diagnose(cap)
     assert diag.healthy(), [f"{f.severity}: {f.message}" for f in diag.findings]
     assert info["fw"] == flash.firmware_version()

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from picomic.bench import registry as bench
 from picomic.bench import device, report, wire
+from picomic.bench import registry as bench
+from picomic.cli import bench as bench_cli
 from picomic.bench.report import Figure, Target
 from picomic.errors import ConfigError, DeviceError
 
@@ -48,7 +49,10 @@ def _names() -> list[str]:
 
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="picomic")
-    bench.register(parser.add_subparsers(dest="command"))
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("bench")
+    bench_cli.add_arguments(p)
+    p.set_defaults(func=bench_cli.run)
     return parser.parse_args(["bench", *argv])
 
 
@@ -65,9 +69,9 @@ def test_registry_lists_every_figure_of_the_issue() -> None:
     assert all(targets[p] is not None for p in promises)
     opt_in = {e.name for e in bench.ENTRIES if not e.default}
     assert opt_in == {"faults", "soak"}  # long reports run only when asked for (--faults, --soak)
-    assert [e.name for e in bench._selected(None)] == [e.name for e in bench.ENTRIES if e.default]
+    assert [e.name for e in bench.selected(None)] == [e.name for e in bench.ENTRIES if e.default]
     args = _parse("--quick", "--only", "wire,device", "--json", "x.json")
-    assert args.func is bench.bench_command and args.quick and args.only == "wire,device"
+    assert args.func is bench_cli.run and args.quick and args.only == "wire,device"
     assert _parse("--faults").faults and _parse("--soak").soak
 
 
@@ -110,7 +114,7 @@ def test_device_measurement_failure_is_a_device_error(monkeypatch: pytest.Monkey
 
 def test_only_wire_writes_json_with_machine_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    assert bench.bench_command(_parse("--quick", "--only", "wire", "--json", str(out))) == 0
+    assert bench_cli.run(_parse("--quick", "--only", "wire", "--json", str(out))) == 0
     doc = json.loads(out.read_text())
     assert {"cpu", "cores", "python", "numpy", "micropython"} <= set(doc["machine"])
     assert doc["machine"]["micropython"].startswith(("MicroPython", "3."))
@@ -136,7 +140,7 @@ def test_unwritable_json_path_fails_before_running(case: str, tmp_path: Path, mo
 
         monkeypatch.setattr(Path, "open", deny)
     with pytest.raises(ConfigError, match="--json file"):
-        bench.bench_command(_parse("--only", "wire", "--json", str(target)))
+        bench_cli.run(_parse("--only", "wire", "--json", str(target)))
     assert not (tmp_path / "b.json").exists()
 
 
@@ -144,11 +148,11 @@ def test_unknown_entry_and_missing_matplotlib_are_config_errors(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     with pytest.raises(ConfigError, match="unknown bench entry nope; choose from wire, device"):
-        bench.bench_command(_parse("--only", "wire,nope"))
+        bench_cli.run(_parse("--only", "wire,nope"))
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib → ImportError
     monkeypatch.setattr(bench, "run_entries", lambda *a, **k: pytest.fail("ran before checking --plot"))
     with pytest.raises(ConfigError, match=r"pip install 'picomic\[plot\]'"):
-        bench.bench_command(_parse("--only", "wire", "--plot", str(tmp_path / "p.png")))
+        bench_cli.run(_parse("--only", "wire", "--plot", str(tmp_path / "p.png")))
 
 
 def _failing(quick: bool) -> dict[str, Any]:
@@ -165,7 +169,7 @@ def test_missed_target_and_failed_entry_exit_non_zero(
     ]
     monkeypatch.setattr(bench, "ENTRIES", entries)
     out = tmp_path / "b.json"
-    assert bench.bench_command(_parse("--json", str(out))) == 1
+    assert bench_cli.run(_parse("--json", str(out))) == 1
     err = capsys.readouterr().err
     assert "MISSED slow.ms" in err and "MISSED broken.x" in err and "no board today" in err
     doc = json.loads(out.read_text())

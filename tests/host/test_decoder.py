@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from hostwire import AUDIO, END, FIRST, INFO, audio, encode_audio, encode_frame, encode_json
-from picomic.stream.decoder import Decoder
 from picomic.errors import FrameError
+from picomic.stream.decoder import Decoder
 from picomic.stream.protocol import Flags, FrameType, header_check
 
 

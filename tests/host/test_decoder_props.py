@@ -105,7 +105,7 @@ def test_corruption_never_delivers_wrong_data_and_accounting_is_exact(
     audio_frames = [f for f in frames if f.type is FrameType.AUDIO]
     for f in audio_frames:
         a = sent[f.frame.seq]
-        assert (f.payload, f.frame.ts_us, f.frame.samples) == (a.payload, a.ts_us, a.samples)
+        assert (f.payload, f.frame.ts_us, f.frame.sample_count) == (a.payload, a.ts_us, a.samples)
     seqs = [f.seq for f in audio_frames]
     assert seqs == sorted(set(seqs))
     assert dec.audio_frames == len(audio_frames)

@@ -3,17 +3,15 @@ mpremote error translation, and the dry run from the board profile alone."""
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from picomic.deploy import boardfs
-from picomic.deploy import flash
 from picomic.cli import main
-from picomic.errors import ConfigError, DeviceError, LinkError
+from picomic.deploy import boardfs, flash
 from picomic.deploy.build import FW_PACKAGE, build_firmware, mpy_cross_exe, mpy_cross_version
+from picomic.errors import ConfigError, DeviceError, LinkError
 
 
 @pytest.fixture(scope="module")
@@ -120,16 +118,10 @@ def test_unsupported_mpy_version_names_the_supported_one() -> None:
 # ------------------------------------------------------------------------------------------------ errors
 
 
-def args(**kw: object) -> argparse.Namespace:
-    base: dict[str, object] = dict(port="auto", serial=None, board=None, dry_run=False, source=False, remove=False)
-    base.update(kw)
-    return argparse.Namespace(**base)
-
-
 def test_no_board_error_tells_how_to_install_micropython(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(flash, "list_boards", lambda probe=False: [])
     with pytest.raises(LinkError, match="hold BOOTSEL") as info:
-        flash.resolve_port(args(board="pico2"))
+        flash.resolve_port("auto", None, "pico2", dry_run=False)
     assert "https://micropython.org/download/RPI_PICO2/ onto RP2350" in str(info.value)
     assert "\n" not in str(info.value)
 
@@ -138,7 +130,7 @@ def test_several_boards_are_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     boards = [{"port": "/dev/ttyACM0", "serial_number": "AA"}, {"port": "/dev/ttyACM1", "serial_number": "BB"}]
     monkeypatch.setattr(flash, "list_boards", lambda probe=False: boards)
     with pytest.raises(LinkError, match=r"ttyACM0 \(serial AA\); /dev/ttyACM1 \(serial BB\) — choose one"):
-        flash.resolve_port(args())
+        flash.resolve_port("auto", None, None, dry_run=False)
 
 
 def test_dry_run_without_a_board_plans_from_the_profile(

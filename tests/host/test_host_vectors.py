@@ -29,7 +29,7 @@ def test_decoder_reads_every_vector(vec: Vector) -> None:
         assert len(frames) == len(vec.frames)
         for got, want in zip(frames, vec.frames, strict=True):
             fr = got.frame
-            assert (int(fr.type), fr.seq, fr.ts_us, fr.rate_hz, fr.samples, fr.dropped, fr.flags) == (
+            assert (int(fr.type), fr.seq, fr.ts_us, fr.rate_hz, fr.sample_count, fr.dropped, fr.flags) == (
                 want["type"], want["seq"], want["ts_us"], want["rate_hz"], want["samples"], want["dropped"],
                 want["flags"],
             )  # fmt: skip

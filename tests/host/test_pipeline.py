@@ -8,8 +8,8 @@ import urllib.request
 import numpy as np
 import pytest
 from picomic.bus.audiobus import AudioChunk
-from picomic.errors import LinkError
 from picomic.bus.events import Event, StatusEvent, StreamEnd
+from picomic.errors import LinkError
 from picomic.outputs.metrics import MetricsServer
 from picomic.pipeline import Pipeline
 

@@ -14,12 +14,12 @@ import pytest
 import serial
 from fakeboard import FakeBoard
 from hostwire import INFO, audio, encode_frame
-from picomic.link import handshake as serial_link
 from picomic.bus.audiobus import AudioBus, AudioChunk
-from picomic.errors import DeviceError, FrameError, LinkError
 from picomic.bus.events import DeviceInfo, Discontinuity, ErrorEvent, Event, StreamEnd
-from picomic.link.source import SerialSource, StartSettings
 from picomic.bus.status import PipelineStatus
+from picomic.errors import DeviceError, FrameError, LinkError
+from picomic.link import ports as serial_link
+from picomic.link.source import SerialSource, StartSettings
 
 
 class Collector:
@@ -243,7 +243,7 @@ def test_golden_session_through_the_source(board_factory: object) -> None:
 
     session = (VECTORS_DIR / "session.bin").read_bytes()
     board = board_factory(start_reply=session)  # type: ignore[operator]
-    src, listener, events, status = make_source(board, start=StartSettings(rate_hz=16000))
+    src, listener, events, status = make_source(board, settings=StartSettings(rate_hz=16000))
     src.start()
     assert src.wait(timeout=5)
     chunks = drain(listener)

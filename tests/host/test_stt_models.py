@@ -6,8 +6,8 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from picomic.speech import models
 from picomic.errors import ModelError
+from picomic.speech import models
 from picomic.speech.models import default_model_path, load_whisper, resolve_model
 
 

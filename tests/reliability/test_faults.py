@@ -7,12 +7,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from picomic.stream import decoder as decoder_mod
 from picomic.bench import faults as F
 from picomic.bench.faultkit import FaultResult
 from picomic.bench.mutations import CleanStream, clean_stream, decoder_faults, mutated
-from picomic.stream.decoder import Decoder
 from picomic.errors import FrameError
+from picomic.stream import decoder as decoder_mod
+from picomic.stream.decoder import Decoder
 
 
 def _ok(r: FaultResult) -> None:

@@ -24,9 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from picomic.errors import ConfigError, DeviceError
 from picomic.deploy.build import build_firmware, fakes_dir, micropython_exe, micropython_sys_mpy
-
+from picomic.errors import ConfigError, DeviceError
 
 DEFAULT_CONFIG = ""
 """START arguments of the default stream: 16 kHz, 10 ms, 16-bit mono."""

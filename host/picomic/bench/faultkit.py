@@ -27,11 +27,11 @@ import serial
 import soundfile as sf
 
 from picomic.bus.audiobus import AudioChunk, Listener
-from picomic.stream.decoder import DecodedFrame, Decoder
 from picomic.bus.events import Event
-from picomic.stream.protocol import FrameType, encode_command
 from picomic.link.source import SerialSource, StartSettings
 from picomic.sim.board import SimBoard
+from picomic.stream.decoder import DecodedFrame, Decoder
+from picomic.stream.protocol import FrameType, encode_command
 
 RATE_HZ = 16000
 SPF = 160
@@ -267,7 +267,7 @@ class Live:
 def live_source(sim: SimBoard) -> Live:
     events: list[tuple[float, Event]] = []
     source = SerialSource(
-        sim.port, start=StartSettings(rate_hz=RATE_HZ), emit=lambda e: events.append((time.monotonic(), e))
+        sim.port, settings=StartSettings(rate_hz=RATE_HZ), emit=lambda e: events.append((time.monotonic(), e))
     )
     return Live(source, events)
 

@@ -30,10 +30,6 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from picomic.bus.audiobus import AudioChunk
-from picomic.bus.events import Discontinuity, StreamEnd
-from picomic.stream.protocol import Flags
-from picomic.outputs.recorder import AudioFile
 from picomic.bench.faultkit import (
     I16,
     RATE_HZ,
@@ -54,6 +50,10 @@ from picomic.bench.faultkit import (
     write_wav,
 )
 from picomic.bench.mutations import clean_stream, decoder_faults
+from picomic.bus.audiobus import AudioChunk
+from picomic.bus.events import Discontinuity, StreamEnd
+from picomic.outputs.recorder import AudioFile
+from picomic.stream.protocol import Flags
 
 # -------------------------------------------------------------------------------------- live wire faults
 

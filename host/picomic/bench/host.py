@@ -2,7 +2,7 @@
 
 `run(quick=False) -> dict` returns the numbers (for `picomic bench`); `python -m picomic.bench.host`
 prints them as JSON. Throughputs are medians over repeated runs in this one process, 10 ms frames at 16 kHz
-fed from memory in 4 KiB reads through the same code the reader thread runs (`SerialSource.process_bytes`:
+fed from memory in 4 KiB reads through the same code the reader thread runs (`FrameRouter.feed`:
 decode, clock mapping, AudioChunk, publish, status). The naive baseline runs in the same process on the
 same code path with the bus swapped for a per-listener copy into a lock-protected list queue.
 """
@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import serial
 
-from picomic.bus.audiobus import AudioBus, AudioChunk, Listener
-from picomic.stream.decoder import Decoder
-from picomic.link.source import SerialSource
-from picomic.bus.status import PipelineStatus
 from picomic.bench.report import rss_mb
+from picomic.bus.audiobus import AudioBus, AudioChunk, Listener
+from picomic.bus.status import PipelineStatus
+from picomic.stream.decoder import Decoder
+from picomic.stream.router import FrameRouter
 
 RATE_HZ = 16000
 SAMPLES = 160  # 10 ms
@@ -68,13 +68,13 @@ class NaiveBus(AudioBus):
                     queue.pop(0)
 
 
-def _source(listeners: int, naive: bool = False) -> tuple[SerialSource, list[Listener]]:
+def _source(listeners: int, naive: bool = False) -> tuple[FrameRouter, list[Listener]]:
     status = PipelineStatus()
     if naive:
-        return SerialSource("bench", bus=NaiveBus(listeners), status=status), []
+        return FrameRouter(NaiveBus(listeners), status), []
     bus = AudioBus(status)
     subs = [bus.subscribe(f"l{i}") for i in range(listeners)]
-    return SerialSource("bench", bus=bus, status=status), subs
+    return FrameRouter(bus, status), subs
 
 
 def _timed(data: bytes, listeners: int, naive: bool = False) -> float:
@@ -82,7 +82,7 @@ def _timed(data: bytes, listeners: int, naive: bool = False) -> float:
     src, _ = _source(listeners, naive)
     t0 = time.perf_counter()
     for i in range(0, len(data), READ_BYTES):
-        src.process_bytes(data[i : i + READ_BYTES])
+        src.feed(data[i : i + READ_BYTES])
     return time.perf_counter() - t0
 
 
@@ -128,7 +128,7 @@ def copies_per_chunk(frames: int = 200, listeners: int = 3) -> dict[str, object]
     """Copies after decode, verified by buffer identity: every listener's array must be the same object,
     a view over the decoded frame's payload bytes."""
     src, subs = _source(listeners)
-    src.process_bytes(synth_stream(frames))
+    src.feed(synth_stream(frames))
     copies = 0
     for _ in range(frames):
         got = [lis.recv(timeout=0) for lis in subs]
@@ -150,7 +150,7 @@ def rss_growth(audio_s: float = 3600.0) -> dict[str, object]:
     start_mb = 0.0
     for m in range(minutes):
         for i in range(0, len(block), READ_BYTES):
-            src.process_bytes(block[i : i + READ_BYTES])
+            src.feed(block[i : i + READ_BYTES])
             subs[0].drain_to_latest()
         if m == 0:
             start_mb = rss_mb()
@@ -192,7 +192,7 @@ def pty_latencies(frames: int = 500) -> list[float]:
         while not stop.is_set():
             chunk = port.read(max(1, port.in_waiting))
             if chunk:
-                src.process_bytes(chunk)
+                src.feed(chunk)
 
     def consumer() -> None:
         for _ in range(frames):

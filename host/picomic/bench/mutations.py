@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from picomic.bench.faultkit import I16, Audio, FaultResult, board, capture, count_corrupted, random_pcm, write_wav
 from picomic.stream.decoder import Decoder
 from picomic.stream.protocol import HEADER, OVERHEAD, FrameType
-from picomic.bench.faultkit import I16, Audio, FaultResult, board, capture, count_corrupted, random_pcm, write_wav
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,16 +9,11 @@ ratios (ours vs a baseline) see the same machine state: each benchmark alternate
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
 import math
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from picomic.bench import device, faults, host, report, sim, soak, stt, wire
@@ -257,22 +252,8 @@ def entry_names() -> list[str]:
 # ----------------------------------------------------------------------------------------------- command
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "bench",
-        help="measure every figure picomic promises (host, device, wire, speech) beside its baseline",
-        description=__doc__.splitlines()[0] if __doc__ else None,
-    )
-    p.add_argument("--quick", action="store_true", help="shorter runs (every figure still measured), < 3 min")
-    p.add_argument("--json", metavar="FILE", type=Path, help="write all figures and the machine info as JSON")
-    p.add_argument("--plot", metavar="FILE.png", type=Path, help="latency and throughput plots (needs picomic[plot])")
-    p.add_argument("--only", metavar="NAME,...", help=f"run only these entries: {', '.join(entry_names())}")
-    p.add_argument("--faults", action="store_true", help="the fault-injection table (same as --only faults)")
-    p.add_argument("--soak", action="store_true", help="the one-hour soak (same as --only soak)")
-    p.set_defaults(func=bench_command)
-
-
-def _selected(only: str | None) -> list[Entry]:
+def selected(only: str | None) -> list[Entry]:
+    """The entries named in `only` (comma-separated), or the default set."""
     if not only:
         return [e for e in ENTRIES if e.default]
     names = [n.strip() for n in only.split(",") if n.strip()]
@@ -282,20 +263,6 @@ def _selected(only: str | None) -> list[Entry]:
             f"unknown bench entry {', '.join(unknown) or repr(only)}; choose from {', '.join(entry_names())}"
         )
     return [e for e in ENTRIES if e.name in names]
-
-
-def check_writable(path: Path, what: str) -> None:
-    """Fail now, not after minutes of measuring: `path` must be a file we can create or overwrite."""
-    if path.is_dir():
-        raise ConfigError(f"{what} {path} is a directory; give a file name")
-    existed = path.exists()
-    try:
-        with path.open("a"):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"cannot write {what} {path}: {exc.strerror or exc}; choose a writable path") from exc
-    if not existed:
-        path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -331,62 +298,3 @@ def run_entries(entries: list[Entry], quick: bool, progress: Callable[[str], Non
         run.results += report.results_for(e.name, e.figures, data, error)
         progress(f"      {e.name} done in {run.seconds[e.name]:.1f} s")
     return run
-
-
-def bench_command(args: argparse.Namespace) -> int:
-    """Run the selected entries, print the table, write --json/--plot; 1 when a figure misses its target."""
-    only = ",".join(filter(None, [args.only, "faults" if args.faults else "", "soak" if args.soak else ""]))
-    entries = _selected(only or None)
-    json_path: Path | None = args.json
-    plot_path: Path | None = args.plot
-    if plot_path is not None:
-        report.need_matplotlib()
-    for path, what in ((json_path, "--json file"), (plot_path, "--plot file")):
-        if path is not None:
-            check_writable(path, what)
-    quiet = bool(getattr(args, "quiet", False))
-
-    def progress(line: str) -> None:
-        if not quiet:
-            print(f"picomic bench: {line}", file=sys.stderr, flush=True)
-
-    info = report.machine_info()
-    load = info["load_avg_1_5_15"]
-    if load and info["usable_cores"] and load[0] > 0.5 * info["usable_cores"]:
-        progress(f"the machine is busy (load {load[0]} on {info['usable_cores']} cores): expect slower figures")
-    t0 = time.perf_counter()
-    run = run_entries(entries, args.quick, progress)
-    wall_s = round(time.perf_counter() - t0, 1)
-    info["load_avg_after"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    loads = f", load {load[0]}→{info['load_avg_after'][0]}" if load and info["load_avg_after"] else ""
-    title = (
-        f"picomic bench{' --quick' if args.quick else ''} — {info['cpu']}, {info['usable_cores']} cores{loads}, "
-        f"Python {info['python']}, {run.started}, {wall_s} s"
-    )
-    report.print_table(run.results, title)
-    fault_table = run.details.get("faults", {}).get("table")
-    if fault_table:
-        print(fault_table)
-    if json_path is not None:
-        doc = {
-            "picomic_bench": 1,
-            "quick": args.quick,
-            "started": run.started,
-            "wall_s": wall_s,
-            "entries_s": run.seconds,
-            "machine": info,
-            "figures": [r.to_json() for r in run.results],
-            "missed": [r.name for r in run.missed],
-            "details": run.details,
-        }
-        json_path.write_text(json.dumps(report.json_safe(doc), indent=1, allow_nan=False) + "\n")
-    if plot_path is not None:
-        report.plot(plot_path, run.results, run.details, title)
-    for r in run.missed:
-        f = r.figure
-        target = f.target.text(f.unit, f.digits) if f.target else ""
-        print(
-            f"picomic bench: MISSED {r.name}: {f.label.strip()} = {r.value:.4g} {f.unit} (target {target})",
-            file=sys.stderr,
-        )
-    return 1 if run.missed else 0

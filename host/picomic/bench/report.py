@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from picomic.version import __version__
-from picomic.errors import ConfigError
 from picomic.bench import device
+from picomic.errors import ConfigError
+from picomic.version import __version__
 
 Op = Literal["<", "<=", "==", ">=", ">"]
 _OPS: dict[str, Callable[[float, float], bool]] = {

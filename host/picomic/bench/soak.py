@@ -29,15 +29,15 @@ from typing import IO, Any
 
 import numpy as np
 
+from picomic.bench.faultkit import I16, RATE_HZ, SPF, board, random_pcm, write_wav
+from picomic.bench.report import rss_mb
 from picomic.bus.audiobus import AudioBus
 from picomic.bus.events import Event
-from picomic.pipeline import Pipeline
-from picomic.stream.protocol import OVERHEAD
 from picomic.link.source import SerialSource, StartSettings
 from picomic.outputs.recorder import AudioFile, Recorder
 from picomic.outputs.view import Meter
-from picomic.bench.faultkit import I16, RATE_HZ, SPF, board, random_pcm, write_wav
-from picomic.bench.report import rss_mb
+from picomic.pipeline import Pipeline
+from picomic.stream.protocol import OVERHEAD
 
 RSS_LIMIT_MB = 2.0
 WARMUP_SHARE = 0.2
@@ -136,7 +136,7 @@ def soak(audio_s: float = FULL_AUDIO_S, *, seed: int = 1, loop_s: float = 10.0) 
             for consumer in (meter, recorder, checker):
                 pipeline.add_consumer(consumer)
             pipeline.add_output(_EventTypes(events))
-            source = SerialSource(sim.port, start=StartSettings(rate_hz=RATE_HZ), bus=pipeline.bus,
+            source = SerialSource(sim.port, settings=StartSettings(rate_hz=RATE_HZ), bus=pipeline.bus,
                                   status=pipeline.status, emit=pipeline.emit, on_fatal=pipeline.fail)  # fmt: skip
             sampler = Sampler(checker)
             result = pipeline.run(source, tick=sampler.tick)

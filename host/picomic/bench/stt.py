@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from picomic.bus.audiobus import AudioBus
-from picomic.errors import ConfigError
-from picomic.bus.events import Event, Transcript
 from picomic.audio.resample import TARGET_RATE_HZ
-from picomic.bus.status import PipelineStatus
-from picomic.speech.stt import SttListener, SttSettings, feed_chunks, load_model, read_audio, transcribe_file
-from picomic.speech.worker import decode_text
-from picomic.speech.vad import VadListener, VadSettings
 from picomic.bench.report import percentile
+from picomic.bus.audiobus import AudioBus
+from picomic.bus.events import Event, Transcript
+from picomic.bus.status import PipelineStatus
+from picomic.errors import ConfigError
+from picomic.speech.stt import SttListener, SttSettings, feed_chunks, load_model, read_audio, transcribe_file
+from picomic.speech.vad import VadListener, VadSettings
+from picomic.speech.worker import decode_text
 
 _CHECKOUT_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 _WHEEL_FIXTURES = Path(__file__).resolve().parents[1] / "_fixtures"  # shipped in the wheel (pyproject)
@@ -116,8 +116,8 @@ def sim_wer(
 def _through_simulated_board(
     path: Path, model: Any, settings: SttSettings
 ) -> tuple[list[Transcript], dict[str, object]]:
-    from picomic.pipeline import Pipeline
     from picomic.link.source import SerialSource
+    from picomic.pipeline import Pipeline
     from picomic.sim.board import SimBoard
 
     pipeline = Pipeline()

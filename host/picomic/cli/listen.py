@@ -1,77 +1,40 @@
-"""The command functions behind `picomic listen|record|transcribe|devices|sim` (the table lives in cli.py)."""
+"""`picomic listen`: stream from a board; live level meter, VAD and transcript, or JSON Lines (the main job)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
-from picomic.sim import board as sim
+from picomic.bus.events import Event
+from picomic.cli.common import (
+    add_source_arguments,
+    add_speech_arguments,
+    check_source_args,
+    exit_code,
+    open_source,
+    seconds_arg,
+    tcp_port,
+)
 from picomic.errors import ConfigError
-from picomic.bus.events import Event, Transcript
 from picomic.outputs.metrics import MetricsServer
-from picomic.pipeline import Pipeline, RunResult
-from picomic.link.source import SerialSource, StartSettings, list_boards
 from picomic.outputs.recorder import JsonlWriter, Recorder, check_output_path
 from picomic.outputs.view import LiveView, Meter, PlainView
+from picomic.pipeline import Pipeline, RunResult
 
-DEMO_SIGNAL = "demo"
+HELP = "stream from a board: live level meter, VAD and transcript (the main job)"
 TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "vad", "discontinuity", "device", "end", "error"})
 
-add_fault_arguments = sim.add_fault_arguments
-add_sim_arguments = sim.add_sim_arguments
-cmd_sim = sim.sim_command
 
-
-def demo_signal_path() -> Path:
-    """The bundled speech sample the simulated board plays when no SIGNAL is given."""
-    return Path(__file__).resolve().parents[1] / "data" / "demo_speech.flac"
-
-
-def _sim_signal(args: argparse.Namespace) -> str:
-    """The `--sim` SIGNAL spec, with `demo` resolved to the bundled speech sample."""
-    return str(demo_signal_path()) if args.sim == DEMO_SIGNAL else str(args.sim)
-
-
-def start_settings(args: argparse.Namespace) -> StartSettings:
-    try:
-        return StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain, bits=args.bits)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-
-
-def check_source_args(args: argparse.Namespace) -> None:
-    """Validate stream settings and simulator options (signal, faults) before any model loads or board
-    starts, so a typo fails in a fraction of a second. Builds the SimBoard object without starting it."""
-    start_settings(args)
-    if args.sim is not None:
-        sim.sim_from_args(args, signal=_sim_signal(args))
-
-
-@contextlib.contextmanager
-def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[SerialSource]:
-    """A SerialSource on the given port, or on a simulated board started (and always stopped) here."""
-    settings = start_settings(args)
-    if args.sim is None:
-        yield _serial_source(args.port, args.serial, settings, pipeline)
-        return
-    with sim.sim_from_args(args, signal=_sim_signal(args)) as board:
-        yield _serial_source(board.port, None, settings, pipeline)
-
-
-def _serial_source(port: str, serial: str | None, settings: StartSettings, pipeline: Pipeline) -> SerialSource:
-    return SerialSource(
-        port,
-        serial_number=serial,
-        start=settings,
-        bus=pipeline.bus,
-        status=pipeline.status,
-        emit=pipeline.emit,
-        on_fatal=pipeline.fail,
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_source_arguments(p)
+    add_speech_arguments(p)
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="JSON Lines events on stdout instead of the live view")
+    out.add_argument("--record", metavar="FILE", help="also record audio to FILE.wav or FILE.flac")
+    out.add_argument("--transcript", metavar="FILE", help="also write transcript events to FILE.jsonl")
+    out.add_argument("--seconds", type=seconds_arg, help="stop after this many seconds")
+    out.add_argument("--metrics-port", type=tcp_port, metavar="N", help="serve Prometheus metrics on 127.0.0.1:N")
+    out.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port [127.0.0.1]")
 
 
 class JsonOutput:
@@ -112,7 +75,7 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
         pipeline.add_consumer(stt)
 
 
-def cmd_listen(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Stream, show levels/VAD/transcripts live (or JSON Lines), optionally record; exit 0 at END."""
     if args.record == "-":
         raise ConfigError("listen --record - would mix raw audio into the view on stdout; use picomic record -")
@@ -141,7 +104,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
             writer.close()
         if metrics is not None:
             metrics.close()
-    return _exit_code(result)
+    return exit_code(result)
 
 
 def _run_with_view(args: argparse.Namespace, pipeline: Pipeline) -> RunResult:
@@ -159,103 +122,5 @@ def _start_metrics(args: argparse.Namespace, pipeline: Pipeline) -> MetricsServe
     return MetricsServer(pipeline.status, args.metrics_host, args.metrics_port)
 
 
-def _exit_code(result: RunResult) -> int:
-    return 1 if result.reason == "error" else 0
 
 
-def cmd_record(args: argparse.Namespace) -> int:
-    """Record only: WAV/FLAC/raw PCM, a progress line on stderr, exit 0 at END, --seconds or Ctrl-C."""
-    check_output_path(args.out)
-    check_source_args(args)
-    pipeline = Pipeline()
-    recorder = Recorder(pipeline.bus, args.out, args.rate, 1)
-    pipeline.add_consumer(recorder)
-    progress = RecordProgress(recorder, args.seconds)
-    pipeline.add_output(progress)
-    with open_source(args, pipeline) as source:
-        result = pipeline.run(source, seconds=args.seconds)
-    progress.done(result)
-    return _exit_code(result)
-
-
-class RecordProgress:
-    """A one-line progress display on stderr (only when stderr is a terminal), errors always."""
-
-    def __init__(self, recorder: Recorder, seconds: float | None) -> None:
-        self._recorder = recorder
-        self._seconds = seconds
-        self._tty = sys.stderr.isatty()
-
-    def on_event(self, event: Event) -> None:
-        if event.type in ("error", "discontinuity"):
-            print(f"picomic: {json.dumps(event.to_json())}", file=sys.stderr)
-
-    def refresh(self) -> None:
-        if not self._tty:
-            return
-        done = self._recorder.seconds
-        if self._seconds:
-            width = 30
-            fill = int(width * min(1.0, done / self._seconds))
-            bar = "█" * fill + "·" * (width - fill)
-            print(f"\rrecording {bar} {done:6.1f}/{self._seconds:.1f} s", end="", file=sys.stderr)
-        else:
-            print(f"\rrecording {done:8.1f} s", end="", file=sys.stderr)
-
-    def done(self, result: RunResult) -> None:
-        if self._tty:
-            print(file=sys.stderr)
-        f = self._recorder.file
-        print(
-            f"picomic: recorded {self._recorder.seconds:.2f} s to {f.path} "
-            f"({f.gap_samples / f.rate_hz:.2f} s of lost audio filled with silence; ended: {result.reason})",
-            file=sys.stderr,
-        )
-
-
-def cmd_transcribe(args: argparse.Namespace) -> int:
-    """Transcribe a file through the same VAD and STT as the live path."""
-    from picomic.speech.stt import SttSettings, transcribe_file
-
-    path = Path(args.file)
-    if not path.is_file():
-        why = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
-        raise ConfigError(f"cannot read {args.file}: {why}; give a WAV/FLAC file")
-    settings = SttSettings(model=args.model, language=args.language, partials_interval_ms=None, use_vad=not args.no_vad)
-    writer = JsonlWriter(sys.stdout) if args.json else None
-    for t in transcribe_file(args.file, settings):
-        _print_transcript(t, writer)
-    return 0
-
-
-def _print_transcript(t: Transcript, writer: JsonlWriter | None) -> None:
-    if writer is not None:
-        writer.write(t.to_json())
-    else:
-        print(f"[{t.start_s:7.2f}–{t.end_s:7.2f}] {t.text}")
-
-
-def cmd_devices(args: argparse.Namespace) -> int:
-    """List attached boards with their firmware, or say how to get picomic firmware on them."""
-    boards = list_boards(probe=True)
-    if args.json:
-        for b in boards:
-            print(json.dumps(b))
-        return 0
-    if not boards:
-        print("no board found: plug in a Pico running MicroPython (see README: Flashing), or use --sim")
-        return 0
-    for b in boards:
-        fw = b.get("firmware") or "no picomic firmware — run picomic flash"
-        print(f"{b['port']}  serial {b.get('serial_number') or '?'}  {fw}")
-    return 0
-
-
-def add_extra_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """flash, doctor and bench register themselves here."""
-    from picomic.bench import registry
-    from picomic.deploy import flash
-    from picomic.diagnose import capture
-
-    for module in (flash, capture, registry):
-        module.register(sub)

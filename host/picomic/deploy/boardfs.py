@@ -14,9 +14,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-from picomic.errors import DeviceError, LinkError, PicomicError
 from picomic.deploy.build import FW_PACKAGE
-from picomic.link.handshake import open_port, port_of_serial, request_info
+from picomic.errors import DeviceError, LinkError, PicomicError
+from picomic.link.handshake import request_info
+from picomic.link.ports import open_port, port_of_serial
 
 MPREMOTE_TIMEOUT_S = 60.0
 BOOT_TIMEOUT_S = 15.0

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from picomic.version import __version__
 from picomic.errors import ConfigError
+from picomic.version import __version__
 
 FW_PACKAGE = "picomic_fw"
 """The device-side package name (a folder on the board's flash)."""

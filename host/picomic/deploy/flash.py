@@ -12,7 +12,6 @@ The mpremote side (reading the board, copying, resetting) lives in :mod:`picomic
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 from dataclasses import dataclass
@@ -26,13 +25,10 @@ from picomic.deploy.boardfs import (
     inspect,
     mpremote,
     reboot,
-    reset_and_handshake,
-    stop_stream,
 )
+from picomic.deploy.build import FW_PACKAGE, FirmwareBuild, board_profile, firmware_dir, known_boards
 from picomic.errors import ConfigError, DeviceError, LinkError
-from picomic.deploy.build import FW_PACKAGE, FirmwareBuild, board_profile, build_firmware, firmware_dir, known_boards
-from picomic.link.handshake import find_port
-from picomic.link.source import list_boards
+from picomic.link.ports import find_port, list_boards
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,22 +181,7 @@ def _uf2_hint(board: str) -> str:
     )
 
 
-def resolve_port(args: argparse.Namespace) -> str | None:
-    """The board's port; None for a dry run with `--port auto` and no board attached."""
-    if args.port != "auto" or args.serial:
-        return find_port(args.port, args.serial)
-    boards = list_boards()
-    if not boards:
-        if args.dry_run:
-            return None
-        raise no_board_error(args.board)
-    if len(boards) > 1:
-        listing = "; ".join(f"{b['port']} (serial {b.get('serial_number') or '?'})" for b in boards)
-        raise LinkError(f"several boards found: {listing} — choose one with --port PORT or --serial ID")
-    return str(boards[0]["port"])
-
-
-def _verify(port: str, plan: Plan) -> None:
+def verify(port: str, plan: Plan) -> None:
     """Each file of the build is on the board with its size and (where the board can hash) its SHA-256."""
     after = inspect(port)
     bad = []
@@ -214,41 +195,16 @@ def _verify(port: str, plan: Plan) -> None:
                           "filesystem may be full or damaged; run picomic flash again")  # fmt: skip
 
 
-def _restart(port: str, state: BoardState, say: list[str]) -> None:
-    if state.main_ours:
-        reboot(port, state.uid)
-        say.append("the board was rebooted so its firmware runs again")
+def restart(port: str, state: BoardState) -> list[str]:
+    """Reboot a board whose picomic firmware was stopped to read it (so it runs again); what was done."""
+    if not state.main_ours:
+        return []
+    reboot(port, state.uid)
+    return ["the board was rebooted so its firmware runs again"]
 
 
-def cmd_flash(args: argparse.Namespace) -> int:
-    port = resolve_port(args)
-    if port is None:  # dry run, nothing attached: plan for a fresh board from the profile's arch
-        board = choose_board(args.board, None)
-        plan = make_plan(
-            build_firmware(board=board, source=args.source), None, "no board attached (plan for a fresh board)", board
-        )
-        _print(describe(plan, None) + ["dry run: nothing was changed"])
-        return 0
-    stop_stream(port)
-    state = inspect(port)
-    if args.remove:
-        return _remove(port, state, args.dry_run)
-    board = choose_board(args.board, state)
-    plan = make_plan(build_firmware(board=board, source=args.source, sys_mpy=state.sys_mpy), state, port, board)
-    lines = describe(plan, state)
-    if args.dry_run:
-        _restart(port, state, lines)
-        _print(lines + ["dry run: no file was changed"])
-        return 0
-    _print(lines)
-    apply(plan, port)
-    if not plan.noop:
-        _verify(port, plan)
-    info = reset_and_handshake(port, state.uid)
-    return _report(info, plan)
-
-
-def _report(info: dict[str, object], plan: Plan) -> int:
+def flashed(info: dict[str, object], plan: Plan) -> str:
+    """The closing line after flashing; DeviceError when the board does not run what was flashed."""
     want = firmware_version()
     if info.get("fw") != want or info.get("board") != plan.board:
         raise DeviceError(
@@ -258,20 +214,12 @@ def _report(info: dict[str, object], plan: Plan) -> int:
     done = "already up to date" if plan.noop else f"copied {len(plan.copy)} file(s), removed {len(plan.remove)}"
     if plan.backup_main:
         done += f", your main.py is now {BACKUP}"
-    _print([f"ok: {done}; picomic {want} answers on {plan.target} (board {plan.board}, MicroPython "
-            f"{info.get('mpy')}, protocol {info.get('proto')})"])  # fmt: skip
-    return 0
+    return (f"ok: {done}; picomic {want} answers on {plan.target} (board {plan.board}, MicroPython "
+            f"{info.get('mpy')}, protocol {info.get('proto')})")  # fmt: skip
 
 
-def _remove(port: str, state: BoardState, dry_run: bool) -> int:
-    steps = remove_steps(state)
-    lines = [f"target: {port} — MicroPython {state.version}"]
-    lines += ["  " + " ".join(step) for step in steps] or ["  nothing of picomic's is on the board"]
-    if dry_run:
-        _restart(port, state, lines)
-        _print(lines + ["dry run: no file was changed"])
-        return 0
-    _print(lines)
+def remove(port: str, state: BoardState, steps: list[list[str]]) -> str:
+    """Delete picomic's files (`remove_steps`) and reboot; the closing line. DeviceError if files remain."""
     if steps:
         mpremote(port, *chain(steps))
     left = [p for p in inspect(port).files if p.startswith(FW_PACKAGE + "/") or p == "board.json"]
@@ -281,23 +229,20 @@ def _remove(port: str, state: BoardState, dry_run: bool) -> int:
         )
     reboot(port, state.uid)
     restored = " (your main.py is back)" if state.main_ours and state.has_backup else ""
-    _print([f"ok: picomic removed; the board now boots to a plain MicroPython REPL{restored}"])
-    return 0
+    return f"ok: picomic removed; the board now boots to a plain MicroPython REPL{restored}"
 
 
-def _print(lines: list[str]) -> None:
-    for line in lines:
-        print(line, flush=True)
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("flash", help="install (or --remove) the picomic firmware on a MicroPython board")
-    p.add_argument("--port", default="auto", help="serial port of the board, or 'auto' (USB 2E8A:0005) [auto]")
-    p.add_argument("--serial", metavar="ID", help="choose the board with this unique id when several are attached")
-    p.add_argument("--board", choices=known_boards(), help="board profile (pins, LED); default: detected from "
-                   "the board's MicroPython, else pico")  # fmt: skip
-    p.add_argument("--dry-run", action="store_true", help="print the plan (files, sizes, .mpy version, arch) "
-                   "and change nothing; works without a board")  # fmt: skip
-    p.add_argument("--source", action="store_true", help="copy the firmware as .py instead of compiled .mpy")
-    p.add_argument("--remove", action="store_true", help="delete picomic's files so the board boots to a plain REPL")
-    p.set_defaults(func=cmd_flash)
+def resolve_port(port: str, serial_number: str | None, board: str | None, dry_run: bool) -> str | None:
+    """The board's port; None for a dry run with port `auto` and no board attached."""
+    if port != "auto" or serial_number:
+        return find_port(port, serial_number)
+    boards = list_boards()
+    if not boards:
+        if dry_run:
+            return None
+        raise no_board_error(board)
+    if len(boards) > 1:
+        listing = "; ".join(f"{b['port']} (serial {b.get('serial_number') or '?'})" for b in boards)
+        raise LinkError(f"several boards found: {listing} — choose one by port or serial number",
+                        settings=("port", "serial_number"))  # fmt: skip
+    return str(boards[0]["port"])

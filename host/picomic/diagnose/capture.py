@@ -11,25 +11,20 @@ Verdict: *unhealthy* when any finding is an error (``--strict``: also a warning)
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
 from picomic.bus.audiobus import AudioBus
-from picomic.diagnose.checks import INMP441_NOISE_DBFS, Capture, Diagnosis, Samples, diagnose
-from picomic.errors import ConfigError, FrameError
-from picomic.deploy.build import board_profile, known_boards
-from picomic.link.source import SerialSource, StartSettings
 from picomic.bus.status import PipelineStatus
+from picomic.deploy.build import board_profile, known_boards
+from picomic.diagnose.checks import Capture, Diagnosis, Samples
+from picomic.errors import ConfigError, FrameError
+from picomic.link.source import SerialSource, StartSettings
 
-DOCTOR_SIGNAL = "demo"
-"""`--sim` without SIGNAL: the bundled speech sample, looped, over the INMP441 noise floor."""
 FIRST_AUDIO_TIMEOUT_S = 3.0
 STEREO_SECONDS = 1.0
 
@@ -54,7 +49,7 @@ def stream(port: str, settings: StartSettings, seconds: float, serial_number: st
     status = PipelineStatus()
     bus = AudioBus(status)
     listener = bus.subscribe("doctor", maxsize=1 << 16)
-    source = SerialSource(port, serial_number=serial_number, start=settings, bus=bus, status=status,
+    source = SerialSource(port, serial_number=serial_number, settings=settings, bus=bus, status=status,
                           reconnect=False)  # fmt: skip
     try:
         source.start()
@@ -83,35 +78,30 @@ def stream(port: str, settings: StartSettings, seconds: float, serial_number: st
     return out
 
 
-def capture(port: str, args: argparse.Namespace) -> tuple[Capture, dict[str, object]]:
-    """The mono stream, then the diagnostic stereo one, as one Capture (plus the board's INFO)."""
-    settings = start_settings(args)
-    mono = stream(port, settings, args.seconds, args.serial)
+def capture(
+    port: str, settings: StartSettings, seconds: float, serial_number: str | None = None
+) -> tuple[Capture, dict[str, object]]:
+    """`seconds` of the mono stream, then the diagnostic stereo one, as one Capture (plus the board's INFO)."""
+    if not seconds > 0:
+        raise ConfigError(f"the doctor's capture must be > 0 seconds, got {seconds}", settings=("seconds",))
+    mono = stream(port, settings, seconds, serial_number)
     stereo: Samples | None = None
     if mono.error is None:
-        pair = stream(port, replace(settings, channels=2), STEREO_SECONDS, args.serial)
+        pair = stream(port, replace(settings, channels=2), STEREO_SECONDS, serial_number)
         stereo = np.concatenate(pair.parts) if pair.parts else np.zeros((0, 2), np.int16)
     cap = Capture(
-        rate_hz=args.rate,
+        rate_hz=settings.rate_hz,
         mono=np.concatenate(mono.parts) if mono.parts else np.zeros(0, np.int16),
         arrivals_s=np.asarray(mono.arrivals, np.float64),
         ends=np.asarray(mono.ends, np.int64),
         stereo=stereo,
         counters=mono.counters,
-        gain_bits=args.gain,
+        gain_bits=settings.gain,
         link_error=mono.error,
         pins=_pins(mono.info),
         device_ms=np.asarray(mono.device_ms, np.float64),
     )
     return cap, mono.info
-
-
-def start_settings(args: argparse.Namespace) -> StartSettings:
-    """The mono START of `--rate`, `--frame-ms`, `--gain`; a ConfigError that says what is wrong."""
-    try:
-        return StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
 
 
 def _pins(info: Mapping[str, object]) -> dict[str, object]:
@@ -155,67 +145,3 @@ def report_text(diag: Diagnosis, info: Mapping[str, object], port: str, strict: 
     counts = {s: sum(1 for f in diag.findings if f.severity == s) for s in ("error", "warning")}
     verdict = "healthy" if diag.healthy(strict) else "unhealthy"
     yield f"verdict: {verdict} ({counts['error']} error(s), {counts['warning']} warning(s))"
-
-
-# ---------------------------------------------------------------------------------------------------- CLI
-
-
-@contextmanager
-def _board_port(args: argparse.Namespace) -> Iterator[str]:
-    """The port to check: `--port`, or a simulated board started (and always stopped) here."""
-    if args.sim is None:
-        yield args.port
-        return
-    from picomic.sim import board as sim
-
-    spec = str(Path(__file__).resolve().parents[1] / "data" / "demo_speech.flac") if args.sim == DOCTOR_SIGNAL else args.sim
-    args.loop = True  # the doctor reads as long as it wants; a short file repeats
-    with sim.sim_from_args(args, signal=spec) as board:
-        yield board.port
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    if not args.seconds > 0:
-        raise ConfigError(f"--seconds must be > 0, got {args.seconds}")
-    start_settings(args)  # a bad --rate/--frame-ms/--gain fails before a simulated board starts
-    with _board_port(args) as port:
-        cap, info = capture(port, args)
-    diag = diagnose(cap)
-    shown = "simulated board" if args.sim is not None else port
-    if args.json:
-        print(report_json(diag, info, shown, args.strict))
-    else:
-        for line in report_text(diag, info, shown, args.strict):
-            print(line)
-    return 0 if diag.healthy(args.strict) else 1
-
-
-def _floor(text: str) -> float | None:
-    if text == "off":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--noise-floor takes dBFS (e.g. -87) or off, got {text!r}") from None
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("doctor", help="check the microphone, its wiring and the USB link; exit 0 when healthy")
-    p.add_argument("--port", default="auto", help="serial port of the board, or 'auto' [auto]")
-    p.add_argument("--serial", metavar="ID", help="choose the board with this unique id")
-    p.add_argument("--sim", nargs="?", const=DOCTOR_SIGNAL, metavar="SIGNAL",
-                   help="check a simulated board playing SIGNAL (default: the bundled speech sample, looped, "
-                        "over the INMP441 noise floor); combine with --mic-fault to see a diagnosis")  # fmt: skip
-    p.add_argument("--seconds", type=float, default=3.0, help="seconds of audio to analyse [3]")
-    p.add_argument("--rate", type=int, default=16000, help="sample rate in Hz [16000]")
-    p.add_argument("--frame-ms", type=int, default=10, help="frame length in ms [10]")
-    p.add_argument("--gain", type=int, default=0, help="digital gain in bits (the noise floor moves with it) [0]")
-    p.add_argument("--json", action="store_true", help="one JSON object: verdict, findings, measurements")
-    p.add_argument("--strict", action="store_true", help="warnings also make the verdict unhealthy")
-    p.add_argument("--noise-floor", type=_floor, default=INMP441_NOISE_DBFS, metavar="DBFS",
-                   help="with --sim: the simulated mic's self-noise, dBFS or 'off' [-87: INMP441]")  # fmt: skip
-    p.add_argument("--seed", type=int, help="with --sim: seed for the mic noise and wire faults")
-    from picomic.sim import board as sim
-
-    sim.add_fault_arguments(p)
-    p.set_defaults(func=cmd_doctor)

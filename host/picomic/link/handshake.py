@@ -1,36 +1,31 @@
-"""The serial link to a board: discovery (VID:PID, serial number), opening with clear errors, handshake.
+"""The handshake with a board on an open port: STOP + INFO (with REPL recovery), then START.
 
-Everything here is synchronous and short; `serial_source.SerialSource` runs the stream on top of it.
+Everything here is synchronous and short; `picomic.link.source.SerialSource` runs the stream on top of it.
 """
 
 from __future__ import annotations
 
-import errno
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import serial
-from serial.tools import list_ports
-
+from picomic.errors import DeviceError, FrameError
 from picomic.stream.decoder import DecodedFrame, Decoder
-from picomic.errors import DeviceError, FrameError, LinkError
-from picomic.stream.protocol import MAX_RATE_HZ, MIN_RATE_HZ, VERSION, FrameType, encode_command
+from picomic.stream.protocol import (
+    GARBAGE_LIMIT_BYTES,
+    MAX_RATE_HZ,
+    MIN_RATE_HZ,
+    VERSION,
+    FrameType,
+    encode_command,
+    version_mismatch,
+)
 
-MICROPYTHON_VID = 0x2E8A
-MICROPYTHON_PID = 0x0005
-READ_TIMEOUT_S = 0.05
 REPLY_TIMEOUT_S = 1.5
 SOFT_RESET_WAIT_S = 2.0
 INFO_ATTEMPTS = 3  # INFO is asked again when its reply was damaged on the wire (CRC error)
-GARBAGE_BYTES = 8192
-"""Bytes without a frame after which a handshake gives up early."""
 REPL_MARKERS = (b">>> ", b"raw REPL", b"MicroPython v", b"Traceback (most recent call last)")
-_BUSY = {errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK}
-_DENIED = {errno.EACCES, errno.EPERM}
-_MISSING = {errno.ENOENT, errno.ENODEV, errno.ENXIO}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,64 +68,6 @@ class StartSettings:
         )  # fmt: skip
 
 
-def board_ports() -> list[Any]:
-    """The attached ports whose USB VID:PID is MicroPython's on the RP2040 (pyserial ListPortInfo)."""
-    return [p for p in list_ports.comports() if p.vid == MICROPYTHON_VID and p.pid == MICROPYTHON_PID]
-
-
-def find_port(port: str = "auto", serial_number: str | None = None) -> str:
-    """The device path to open: `port` itself, the board with `serial_number`, or the only MicroPython
-    board attached (LinkError when there is none or more than one)."""
-    if port != "auto":
-        return port
-    if serial_number is not None:
-        found = port_of_serial(serial_number)
-        if found is None:
-            seen = ", ".join(f"{p.device} ({p.serial_number})" for p in board_ports()) or "none"
-            raise LinkError(f"no board with serial {serial_number} found (boards attached: {seen})")
-        return found
-    boards = board_ports()
-    if not boards:
-        raise LinkError("no board found — plug it in or use --sim")
-    if len(boards) > 1:
-        listing = "; ".join(f"{p.device} (serial {p.serial_number or '?'})" for p in boards)
-        raise LinkError(f"several boards found: {listing} — choose one with --port PORT or --serial ID")
-    return str(boards[0].device)
-
-
-def port_of_serial(serial_number: str) -> str | None:
-    """The current device path of the board with this USB serial number, if attached."""
-    for p in list_ports.comports():
-        if (p.serial_number or "").lower() == serial_number.lower():
-            return str(p.device)
-    return None
-
-
-def open_error(path: str, exc: BaseException) -> LinkError:
-    """Translate an OS/pyserial open failure into a LinkError that says the fix (by errno)."""
-    code = getattr(exc, "errno", None)
-    if code in _DENIED:
-        return LinkError(
-            f"permission denied opening {path} — add yourself to the dialout group: "
-            "sudo usermod -aG dialout $USER (then log out and in)"
-        )
-    if code in _BUSY or "exclusively lock" in str(exc):
-        return LinkError(f"{path} is busy — another program (mpremote, a serial monitor, picomic) has it open")
-    if os.path.isdir(path) or code == errno.ENOTTY or "Inappropriate ioctl" in str(exc):
-        return LinkError(f"{path} is not a serial port — give the board's port (`picomic devices` lists boards)")
-    if code in _MISSING or not os.path.exists(path):
-        return LinkError(f"{path} not found — is the board plugged in? (`picomic devices` lists boards)")
-    return LinkError(f"cannot open {path}: {exc}")
-
-
-def open_port(path: str, factory: Callable[..., Any] = serial.Serial) -> Any:
-    """Open `path` like a board (raw mode, exclusive, short read timeout); LinkError on failure."""
-    try:
-        return factory(path, baudrate=115200, timeout=READ_TIMEOUT_S, write_timeout=2.0, exclusive=True)
-    except (serial.SerialException, OSError) as exc:
-        raise open_error(path, exc) from None
-
-
 def _read_until(ser: Any, dec: Decoder, want: Callable[[DecodedFrame], bool], timeout_s: float,
                 raw: bytearray) -> tuple[DecodedFrame | None, list[DecodedFrame]]:  # fmt: skip
     """Read until a frame satisfies `want`; return it and the frames that came after it in the same read."""
@@ -145,7 +82,7 @@ def _read_until(ser: Any, dec: Decoder, want: Callable[[DecodedFrame], bool], ti
         for i, frame in enumerate(frames):
             if want(frame):
                 return frame, frames[i + 1 :]
-        if not dec.frames and (raw.endswith(b">>> ") or dec.bytes_without_frame > GARBAGE_BYTES):
+        if not dec.frames and (raw.endswith(b">>> ") or dec.bytes_without_frame > GARBAGE_LIMIT_BYTES):
             break  # a REPL prompt or plenty of garbage: no need to wait for the timeout
     return None, []
 
@@ -177,10 +114,7 @@ def request_info(ser: Any, path: str, *, allow_repl_reset: bool = True) -> dict[
             info = frame.frame.json()
             proto = info.get("proto", VERSION)
             if proto != VERSION:
-                raise FrameError(
-                    f"protocol version mismatch: the board on {path} speaks version {proto}, "
-                    f"this host speaks version {VERSION} — run picomic flash (or update picomic)"
-                )
+                raise version_mismatch(proto, path)
             return info
         if _is_repl(bytes(raw)) and not repl_reset:
             repl_reset = True

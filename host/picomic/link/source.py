@@ -1,6 +1,7 @@
-"""SerialSource: a picomic board on a serial port → AudioChunks on the bus, events, status.
+"""SerialSource: the serial transport. It owns the port, its threads and reconnect — nothing else.
 
-Threads: `start()` connects and handshakes in the caller's thread (so setup errors raise there), then a
+What the bytes mean (decoding, chunks on the bus, END/STATUS/INFO events, status counters, the device clock) is
+the port-free `picomic.stream.router.FrameRouter`; this class feeds it. Threads: `start()` connects and handshakes in the caller's thread (so setup errors raise there), then a
 reader thread reads, decodes, maps the device clock and publishes; a pinger thread sends PING twice a second
 (host liveness, DECISIONS 2) and never reads. I/O errors (unplug) are handled in the reader: it reports them,
 waits for the same port (or serial number) to come back, handshakes again and starts a new epoch, advancing
@@ -19,32 +20,23 @@ from typing import Any
 
 import serial
 
-from picomic.bus.audiobus import AudioBus, AudioChunk
-from picomic.stream.clock import ClockMapper
-from picomic.stream.decoder import DecodedFrame, Decoder
-from picomic.errors import LinkError, PicomicError
+from picomic.bus.audiobus import AudioBus
 from picomic.bus.events import DeviceInfo, Discontinuity, ErrorEvent, Event, StreamEnd
-from picomic.stream.protocol import Flags, FrameType, encode_command
-from picomic.link.handshake import (
-    StartSettings,
-    board_ports,
-    find_port,
-    open_port,
-    port_of_serial,
-    request_info,
-    send_start,
-)
 from picomic.bus.status import PipelineStatus
+from picomic.errors import LinkError, PicomicError
+from picomic.link.handshake import StartSettings, request_info, send_start
+from picomic.link.ports import find_port, open_port, port_of_serial
+from picomic.stream.decoder import DecodedFrame
+from picomic.stream.protocol import GARBAGE_LIMIT_BYTES, encode_command
+from picomic.stream.router import FrameRouter
 
-__all__ = ["SerialSource", "StartSettings", "list_boards"]
+__all__ = ["SerialSource", "StartSettings"]
 
 log = logging.getLogger(__name__)
 
 PING_INTERVAL_S = 0.5
 SILENCE_LIMIT_S = 3.0
 """No byte for this long while streaming: the link is treated as lost (firmware hung or port dead)."""
-GARBAGE_LIMIT_BYTES = 65536
-"""This many bytes without a valid frame while streaming: the board is not sending picomic frames."""
 RECONNECT_BACKOFF_S = (0.05, *(0.1,) * 9, 0.2, 0.5, 1.0)
 """Waits between reconnect attempts: every 100 ms for the first second (a replugged board is back fast),
 then backing off to 1 s."""
@@ -52,7 +44,6 @@ DEVICE_SETTLE_SAMPLES = 4096
 """The firmware discards this many sample frames after START (docs/protocol.md): a new epoch's first sample
 is captured that much later than the START, which the timeline advance after a reconnect includes."""
 STOP_DRAIN_S = 1.0
-_OVERRUN = int(Flags.I2S_OVERRUN)  # a plain int: `int & IntFlag` goes through enum code (per-frame path)
 
 
 def _ignore(event: Event) -> None:
@@ -67,7 +58,7 @@ class SerialSource:
         port: str = "auto",
         *,
         serial_number: str | None = None,
-        start: StartSettings | None = None,
+        settings: StartSettings | None = None,
         bus: AudioBus | None = None,
         status: PipelineStatus | None = None,
         emit: Callable[[Event], None] | None = None,
@@ -76,7 +67,7 @@ class SerialSource:
         reconnect_timeout_s: float | None = None,
         port_factory: Callable[..., Any] = serial.Serial,
     ) -> None:
-        self.settings = start or StartSettings()
+        self.settings = settings or StartSettings()
         self.status = status or PipelineStatus()
         self.bus = bus or AudioBus(self.status)  # its listeners show in this status (dropped_chunks)
         self._requested_port = port
@@ -86,8 +77,9 @@ class SerialSource:
         self._reconnect = reconnect
         self._reconnect_timeout_s = reconnect_timeout_s
         self._factory = port_factory
-        self.decoder = Decoder()
-        self.clock = ClockMapper()
+        self.router = FrameRouter(self.bus, self.status, self._emit, frame_ms=self.settings.frame_ms)
+        self.decoder = self.router.decoder
+        self.clock = self.router.clock
         self.path: str | None = None
         """The device path in use (resolved from `auto` / `--serial`)."""
         self.info: dict[str, object] = {}
@@ -97,10 +89,8 @@ class SerialSource:
         self._ser: Any = None
         self._write_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._finished = threading.Event()
+        self._finished = self.router.finished
         self._threads: list[threading.Thread] = []
-        self._synced: dict[str, int] = dict.fromkeys(self.decoder.counters(), 0)
-        self._last_end_ms: float | None = None  # host time just after the last sample delivered
         self._last_byte_s = time.monotonic()
         self._uid: str | None = None  # the board's machine.unique_id (its USB serial number)
         self._advance = 0  # samples the timeline advances at the next epoch (set on reconnect)
@@ -155,8 +145,8 @@ class SerialSource:
         try:
             self.info = request_info(ser, self.path)
             self.decoder.reset_buffer()
-            if self._last_end_ms is not None:  # a lost span: keep stream time = real time
-                gap_ms = time.monotonic() * 1000.0 - self._last_end_ms
+            if self.router.last_end_ms is not None:  # a lost span: keep stream time = real time
+                gap_ms = time.monotonic() * 1000.0 - self.router.last_end_ms
                 self._advance = max(0, round(gap_ms * self.settings.rate_hz / 1000.0)) + DEVICE_SETTLE_SAMPLES
                 self.decoder.advance_timeline(self._advance)
             pending = send_start(ser, self.decoder, self.settings)
@@ -193,7 +183,7 @@ class SerialSource:
     # ---- reader ----------------------------------------------------------------------------------------
     def _run(self, pending: list[DecodedFrame]) -> None:
         try:
-            self._handle(pending)
+            self.router.route(pending)
             while not self._stopping.is_set() and not self._finished.is_set():
                 try:
                     data = self._read()
@@ -203,17 +193,13 @@ class SerialSource:
                     self._relink(f"lost the board on {self.path}: {exc}")
                     continue
                 if data:
-                    self.process_bytes(data)
+                    self.router.feed(data)
         except PicomicError as exc:
             self._fail(exc)
         except Exception as exc:  # a bug, not a user error: still end the stream visibly
             self._fail(PicomicError(f"serial reader crashed: {exc!r}"))
         finally:
             self._finished.set()
-
-    def process_bytes(self, data: bytes) -> None:
-        """Decode `data` and publish/emit exactly as the reader thread does (benchmarks, replay)."""
-        self._handle(self.decoder.feed(data))
 
     def _read(self) -> bytes:
         ser = self._ser
@@ -229,71 +215,6 @@ class SerialSource:
             raise LinkError(f"no data for {SILENCE_LIMIT_S:.0f} s")
         return data
 
-    def _handle(self, frames: list[DecodedFrame]) -> None:
-        """Publish audio, emit events, update status for one batch of decoded frames."""
-        now_ms = time.monotonic() * 1000.0
-        end_us: int | None = None  # device time just after the last sample delivered in this batch
-        for f in frames:
-            if f.type is FrameType.AUDIO:
-                end_us = self._publish(f, now_ms)
-            elif f.type is FrameType.END:
-                self._end(f)
-            elif f.type is FrameType.STATUS:
-                self._status_reply(f.frame.json())
-            elif f.type is FrameType.INFO:
-                self._emit(DeviceInfo(f.frame.json()))
-        self._sync_status()
-        if end_us is not None:
-            end_ms = self.clock.to_host_ms(end_us)
-            self._last_end_ms = end_ms
-            self.status.set("audio_lag_ms", now_ms - end_ms)
-            self.status.set("clock_drift_ppm", self.clock.drift_ppm)
-
-    def _publish(self, f: DecodedFrame, now_ms: float) -> int:
-        """Put one audio frame on the bus; returns the device µs just after its last sample."""
-        fr = f.frame
-        rate = fr.rate_hz
-        if f.new_epoch:
-            self.clock.reset(keep_drift=True)
-        if f.lost_before:
-            log.debug("gap: %d frame(s) lost before seq %d (device dropped %d)", f.lost_before, f.seq, fr.dropped)
-            self._emit(Discontinuity("gap", f.lost_before, f.lost_before * fr.samples / rate, f.epoch))
-        if fr.flags & _OVERRUN:
-            log.info("the board flagged an I2S overrun at seq %d: audio was lost before it was captured", f.seq)
-        end_us = f.ts_us + fr.samples * 1_000_000 // rate
-        self.clock.observe(end_us, now_ms)
-        chunk = AudioChunk(f.seq, self.clock.to_host_ms(f.ts_us), rate, fr.pcm(), f.stream_sample, f.epoch, fr.flags)
-        self.bus.publish(chunk)
-        return end_us
-
-    def _status_reply(self, body: dict[str, object]) -> None:
-        if not body.get("ok"):
-            self._emit(ErrorEvent(f"the board: {body.get('cmd', '?')} failed: {body.get('error', '?')}"))
-        elif body.get("cmd") == "PING" and body.get("streaming") is False and not self._finished.is_set():
-            # the board is idle, so its END frame was lost on the wire: the stream is over all the same
-            log.info("the board is idle although no END arrived (lost on the wire): the stream is over")
-            self._emit(ErrorEvent("the board stopped streaming; its END frame was lost on the wire"))
-            self._emit(StreamEnd("end_lost"))
-            self._finished.set()
-
-    def _end(self, f: DecodedFrame) -> None:
-        body = f.frame.json()
-        if f.lost_before:  # frames lost at the tail of the epoch
-            gap_s = f.lost_before * self.settings.frame_ms / 1000.0
-            self._emit(Discontinuity("gap", f.lost_before, gap_s, f.epoch))
-        log.info("the board ended the stream: %s (%s)", body.get("reason", "stop"), body)
-        self._emit(StreamEnd(str(body.get("reason", "stop"))))
-        self._finished.set()
-
-    def _sync_status(self) -> None:
-        now = self.decoder.counters()
-        deltas = {k: v - self._synced[k] for k, v in now.items() if v != self._synced[k]}
-        if deltas:
-            if "crc_errors" in deltas or "resyncs" in deltas:
-                log.debug("link errors: +%d CRC, +%d resyncs", deltas.get("crc_errors", 0), deltas.get("resyncs", 0))
-            self.status.add_many(deltas)
-            self._synced = now
-
     def _fail(self, exc: PicomicError) -> None:
         log.debug("stream failed: %s", exc)
         self.error = exc
@@ -308,7 +229,7 @@ class SerialSource:
     def _relink(self, why: str) -> None:
         """The link died: report it, wait for the board to come back, handshake, START a new epoch."""
         self._close()
-        self._sync_status()
+        self.router.sync_status()
         if not self._reconnect:
             raise LinkError(f"{why} — reconnect is off")
         log.info("%s — waiting for it to come back", why)
@@ -347,40 +268,9 @@ class SerialSource:
     def _reconnected(self, lost_at_ms: float, epoch: int, pending: list[DecodedFrame]) -> None:
         self.status.add("reconnects")
         gap_s = self._advance / self.settings.rate_hz
-        if self._last_end_ms is None:  # nothing was delivered before the link died
+        if self.router.last_end_ms is None:  # nothing was delivered before the link died
             gap_s = (time.monotonic() * 1000.0 - lost_at_ms) / 1000.0
         log.info("reconnected to %s: stream timeline advanced %.3f s", self.path, gap_s)
         self._emit(DeviceInfo(self.info))
         self._emit(Discontinuity("reconnect", 0, gap_s, epoch))
-        self._handle(pending)
-
-
-def list_boards(probe: bool = False) -> list[dict[str, object]]:
-    """Attached MicroPython boards (VID:PID 2E8A:0005): port, serial_number, description; with `probe`,
-    also `firmware` (picomic version, or None) and `info` / `error` from an INFO handshake."""
-    out: list[dict[str, object]] = []
-    for p in board_ports():
-        entry: dict[str, object] = {
-            "port": p.device,
-            "serial_number": p.serial_number,
-            "description": p.description,
-        }
-        if probe:
-            entry.update(probe_port(str(p.device)))
-        out.append(entry)
-    return out
-
-
-def probe_port(path: str) -> dict[str, object]:
-    """INFO from `path` without streaming: {"firmware", "info"} or {"firmware": None, "error"}."""
-    try:
-        ser = open_port(path)
-    except PicomicError as exc:
-        return {"firmware": None, "error": str(exc)}
-    try:
-        info = request_info(ser, path, allow_repl_reset=False)
-        return {"firmware": info.get("fw"), "info": info}
-    except PicomicError as exc:
-        return {"firmware": None, "error": str(exc)}
-    finally:
-        ser.close()
+        self.router.route(pending)

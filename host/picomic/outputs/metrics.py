@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from picomic.errors import ConfigError
 from picomic.bus.status import COUNTERS, GAUGES, PipelineStatus
+from picomic.errors import ConfigError
 
 _HELP = {
     "frames": "valid frames decoded",

@@ -15,7 +15,6 @@ See docs/simulator.md for the semantics (settle, exact injection, drift, buffer 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -23,7 +22,6 @@ import os
 import shutil
 import signal as signal_mod
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,10 +31,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from picomic.errors import ConfigError, DeviceError
 from picomic.deploy.build import board_profile, build_firmware, fakes_dir, micropython_exe, micropython_sys_mpy, sim_dir
-from picomic.sim.signals import MicOptions, Signal, parse_mic_fault, parse_signal
+from picomic.errors import ConfigError, DeviceError
 from picomic.sim.relay import Relay, SignalServer
+from picomic.sim.signals import MicOptions, Signal, parse_mic_fault, parse_signal
 
 RESET_EXIT = 75
 RESET_MARKER = "reset.flag"
@@ -304,96 +302,3 @@ class SimBoard:
 def _check_rate(name: str, value: float) -> None:
     if not 0.0 <= value < 1.0:
         raise ConfigError(f"--{name.replace('_', '-')} must be a probability in [0, 1), got {value}")
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-
-
-def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by `picomic sim` and `picomic listen --sim`."""
-    g = parser.add_argument_group("simulated board")
-    g.add_argument("--fast", action="store_true", help="no real-time pacing: the I2S delivers as fast as read")
-    g.add_argument("--ber", type=float, default=0.0, metavar="R", help="bit-error rate board→host (e.g. 1e-4)")
-    g.add_argument("--drop-bytes", type=float, default=0.0, metavar="R", help="probability a byte is lost")
-    g.add_argument("--unplug-at", type=float, metavar="S", help="unplug the port S seconds after start")
-    g.add_argument("--overrun-at", type=float, metavar="S", help="one I2S buffer overflow at stream second S")
-    g.add_argument("--drift-ppm", type=float, default=0.0, metavar="N", help="board crystal error in ppm")
-    g.add_argument(
-        "--mic-fault", metavar="F", help="stuck-low | stuck-high | wrong-slot | clip | dc:0.05 (DC fraction)"
-    )
-
-
-def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `picomic sim`."""
-    parser.add_argument(
-        "signal", nargs="?", metavar="SIGNAL", help="WAV/FLAC path, sine:440[:-20dBFS], noise[:-40dBFS], silence, -"
-    )
-    parser.add_argument("--loop", action="store_true", help="repeat a file signal forever")
-    parser.add_argument("--duration", type=float, metavar="S", help="end the signal after S seconds")
-    parser.add_argument("--noise-floor", type=float, metavar="DBFS", help="add mic self-noise (INMP441: -87)")
-    parser.add_argument("--seed", type=int, help="seed for noise and wire faults (default: random)")
-    parser.add_argument("--json", action="store_true", help="print one JSON line per event instead of text")
-    parser.add_argument("--board", default="pico", help="board profile (default pico)")
-    parser.add_argument("--source", action="store_true", help="run the firmware from .py instead of .mpy")
-    add_fault_arguments(parser)
-
-
-def sim_from_args(
-    args: argparse.Namespace, signal: str | None = None, on_replug: Callable[[str], None] | None = None
-) -> SimBoard:
-    """A SimBoard configured from parsed `add_fault_arguments` (+ optional `add_sim_arguments`) options."""
-    return SimBoard(
-        signal if signal is not None else getattr(args, "signal", None),
-        fast=args.fast,
-        loop=getattr(args, "loop", False),
-        ber=args.ber,
-        drop_bytes=args.drop_bytes,
-        unplug_at=args.unplug_at,
-        overrun_at=args.overrun_at,
-        drift_ppm=args.drift_ppm,
-        mic_fault=args.mic_fault,
-        board=getattr(args, "board", "pico"),
-        source=getattr(args, "source", False),
-        seed=getattr(args, "seed", None),
-        duration_s=getattr(args, "duration", None),
-        noise_floor_dbfs=getattr(args, "noise_floor", None),
-        on_replug=on_replug,
-    )
-
-
-def sim_command(args: argparse.Namespace) -> int:
-    """`picomic sim`: run a simulated board until Ctrl-C or the signal's end (exit 0)."""
-    as_json = bool(getattr(args, "json", False))
-
-    def say(event: str, board: SimBoard, path: str) -> None:
-        if as_json:
-            print(json.dumps({"event": event, "port": board.port, "tty": path, "pid": board.pid}), flush=True)
-        elif event == "replug":
-            print(f"picomic sim: replugged, {board.port} -> {path}", file=sys.stderr, flush=True)
-
-    board = sim_from_args(args, on_replug=lambda path: say("replug", board, path))
-    board.start()
-    try:
-        if as_json:
-            say("ready", board, board.tty)
-        else:
-            print(board.port, flush=True)
-            print(f"picomic sim: board pid {board.pid} on {board.tty}; Ctrl-C stops it", file=sys.stderr)
-        return _run_until_end(board, as_json)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        board.stop()
-
-
-def _run_until_end(board: SimBoard, as_json: bool) -> int:
-    while True:
-        if board.wait_signal_end(0.2):
-            board.drain(timeout=3.0)
-            if as_json:
-                print(json.dumps({"event": "signal_end"}), flush=True)
-            return 0
-        code = board.exited
-        if code is not None:
-            tail = board.log().strip().splitlines()[-3:]
-            raise DeviceError(f"the simulated board exited with status {code}: {' | '.join(tail) or 'no output'}")

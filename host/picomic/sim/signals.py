@@ -51,6 +51,15 @@ _JUNK = np.array([0x00, 0xF8, 0xC0], dtype=np.int32)  # the low bytes users repo
 _LEVEL_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*dbfs$", re.IGNORECASE)
 
 
+DEMO_SPEECH = Path(__file__).resolve().parents[1] / "data" / "demo_speech.flac"
+"""The bundled speech sample (the simulated board's default signal for `listen --sim`, `doctor --sim`)."""
+
+
+def demo_speech_path() -> Path:
+    """The bundled speech sample the simulated board plays when no SIGNAL is given."""
+    return DEMO_SPEECH
+
+
 # ------------------------------------------------------------------------------------------------ signals
 
 

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from picomic.bus.audiobus import AudioBus, AudioChunk, ConsumerThread, bridge_gap
-from picomic.errors import ConfigError, ModelError
-from picomic.bus.events import ErrorEvent, Event, Transcript
-from picomic.speech.models import load_whisper, resolve_model
 from picomic.audio.resample import TARGET_RATE_HZ, Resampler16k
+from picomic.bus.audiobus import AudioBus, AudioChunk, ConsumerThread, bridge_gap
+from picomic.bus.events import ErrorEvent, Event, Transcript
 from picomic.bus.status import PipelineStatus
+from picomic.errors import ConfigError, ModelError
+from picomic.speech.models import load_whisper, resolve_model
 from picomic.speech.worker import AudioRing, DecodeWorker, Job
 
 if TYPE_CHECKING:

@@ -25,11 +25,11 @@ from typing import Literal
 
 import numpy as np
 
-from picomic.bus.audiobus import AudioBus, AudioChunk, ConsumerThread, bridge_gap
-from picomic.errors import ModelError
-from picomic.bus.events import ErrorEvent, Event, VadEvent
 from picomic.audio.resample import TARGET_RATE_HZ, Resampler16k
+from picomic.bus.audiobus import AudioBus, AudioChunk, ConsumerThread, bridge_gap
+from picomic.bus.events import ErrorEvent, Event, VadEvent
 from picomic.bus.status import PipelineStatus
+from picomic.errors import ModelError
 
 EdgeKind = Literal["start", "tentative_end", "resume", "end", "closed"]
 _CONTEXT_SAMPLES = 64

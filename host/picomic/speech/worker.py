@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from picomic.bus.events import ErrorEvent, Event, Transcript
 from picomic.audio.resample import TARGET_RATE_HZ
+from picomic.bus.events import ErrorEvent, Event, Transcript
 from picomic.bus.status import PipelineStatus
 
 if TYPE_CHECKING:

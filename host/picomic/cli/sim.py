@@ -1,0 +1,65 @@
+"""`picomic sim`: a simulated board on a pseudo-terminal until Ctrl-C or its signal's end; prints its port."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from picomic.cli.common import add_fault_arguments, sim_board
+from picomic.errors import DeviceError
+from picomic.sim.board import SimBoard
+
+HELP = "run a simulated board on a pseudo-terminal (prints its port)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "signal", nargs="?", metavar="SIGNAL", help="WAV/FLAC path, sine:440[:-20dBFS], noise[:-40dBFS], silence, -"
+    )
+    parser.add_argument("--loop", action="store_true", help="repeat a file signal forever")
+    parser.add_argument("--duration", type=float, metavar="S", help="end the signal after S seconds")
+    parser.add_argument("--noise-floor", type=float, metavar="DBFS", help="add mic self-noise (INMP441: -87)")
+    parser.add_argument("--seed", type=int, help="seed for noise and wire faults (default: random)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line per event instead of text")
+    parser.add_argument("--board", default="pico", help="board profile (default pico)")
+    parser.add_argument("--source", action="store_true", help="run the firmware from .py instead of .mpy")
+    add_fault_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`picomic sim`: run a simulated board until Ctrl-C or the signal's end (exit 0)."""
+    as_json = bool(getattr(args, "json", False))
+
+    def say(event: str, board: SimBoard, path: str) -> None:
+        if as_json:
+            print(json.dumps({"event": event, "port": board.port, "tty": path, "pid": board.pid}), flush=True)
+        elif event == "replug":
+            print(f"picomic sim: replugged, {board.port} -> {path}", file=sys.stderr, flush=True)
+
+    board = sim_board(args, on_replug=lambda path: say("replug", board, path))
+    board.start()
+    try:
+        if as_json:
+            say("ready", board, board.tty)
+        else:
+            print(board.port, flush=True)
+            print(f"picomic sim: board pid {board.pid} on {board.tty}; Ctrl-C stops it", file=sys.stderr)
+        return _run_until_end(board, as_json)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        board.stop()
+
+
+def _run_until_end(board: SimBoard, as_json: bool) -> int:
+    while True:
+        if board.wait_signal_end(0.2):
+            board.drain(timeout=3.0)
+            if as_json:
+                print(json.dumps({"event": "signal_end"}), flush=True)
+            return 0
+        code = board.exited
+        if code is not None:
+            tail = board.log().strip().splitlines()[-3:]
+            raise DeviceError(f"the simulated board exited with status {code}: {' | '.join(tail) or 'no output'}")

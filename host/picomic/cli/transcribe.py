@@ -1,0 +1,44 @@
+"""`picomic transcribe`: an audio file through the same VAD and STT as the live path."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from picomic.bus.events import Transcript
+from picomic.cli.common import add_speech_arguments
+from picomic.errors import ConfigError
+from picomic.outputs.recorder import JsonlWriter
+
+HELP = "transcribe an audio file through the same VAD and STT"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="WAV/FLAC (any rate, mixed down to mono)")
+    p.add_argument("--json", action="store_true", help="JSON Lines transcript events")
+    add_speech_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Transcribe a file through the same VAD and STT as the live path."""
+    from picomic.speech.stt import SttSettings, transcribe_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        why = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
+        raise ConfigError(f"cannot read {args.file}: {why}; give a WAV/FLAC file")
+    settings = SttSettings(model=args.model, language=args.language, partials_interval_ms=None, use_vad=not args.no_vad)
+    writer = JsonlWriter(sys.stdout) if args.json else None
+    for t in transcribe_file(args.file, settings):
+        _print_transcript(t, writer)
+    return 0
+
+
+def _print_transcript(t: Transcript, writer: JsonlWriter | None) -> None:
+    if writer is not None:
+        writer.write(t.to_json())
+    else:
+        print(f"[{t.start_s:7.2f}–{t.end_s:7.2f}] {t.text}")
+
+
