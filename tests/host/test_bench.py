@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from picomic.bench import device, report, wire
 from picomic.bench import registry as bench
-from picomic.cli import bench as bench_cli
 from picomic.bench.report import Figure, Target
+from picomic.cli import bench as bench_cli
 from picomic.errors import ConfigError, DeviceError
 
 # Every figure issue 10 names, as `entry.figure` (speech figures are measured by tests/host/test_stt*).

@@ -5,8 +5,8 @@ sample for sample against the source at its stream position (seq × frame sample
 that differ and must be 0. `sent` comes from sequence numbers (the END frame's seq, or the source length
 when the END itself was destroyed), and `delivered + lost == sent` is checked exactly.
 
-    python -m picomic.bench.faults            # full lengths (5 s host stall, 10 s slow consumer)
-    python -m picomic.bench.faults --quick    # CI lengths; --json FILE for the raw numbers
+    picomic bench --faults                 # full lengths (5 s host stall, 10 s slow consumer)
+    picomic bench --faults --quick         # CI lengths; --json FILE for the raw numbers
 
 `run(quick) -> dict` is the `picomic bench` entry (figures: FIGURES); tests/reliability asserts the same
 checks on the same scenario functions. This module holds the live scenarios (wire faults through the relay,
@@ -17,10 +17,7 @@ dropped/inserted bytes, truncated frames, joining mid-frame) are in .mutations, 
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -375,23 +372,3 @@ def figures() -> tuple[Any, ...]:
         Figure("stall_recovery_ms", "host stall: reading again → first frame after the gap", "ms", digits=0),
         Figure("ber_1e-3_delivered_pct", "frames delivered at BER 1e-3 (10 ms frames)", "%", over="exact"),
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m picomic.bench.faults", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="CI lengths (2.5 s stall and slow consumer, 5 s audio)")
-    p.add_argument("--json", metavar="FILE", type=Path, help="write every row with its checks as JSON")
-    args = p.parse_args(argv)
-    out = run(args.quick, progress=lambda s: print(f"faults: {s}", file=sys.stderr, flush=True))
-    print(out["table"])
-    print(
-        f"\n{len(out['rows'])} faults, {out['corrupted_delivered']} corrupted frames delivered, "
-        f"{out['failed_checks']} failed checks, {out['wall_s']} s"
-    )
-    if args.json is not None:
-        args.json.write_text(json.dumps(out, indent=1, default=str) + "\n")
-    return 1 if out["failed_checks"] or out["corrupted_delivered"] else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

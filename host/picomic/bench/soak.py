@@ -7,8 +7,8 @@ Pass: RSS growth < 2 MB after a warm-up (the first 20 % of the audio), no thread
 behind once everything stopped (/proc/self/fd and threading.enumerate before and after), counters exact
 (frames, lost, bytes), zero corrupted chunks.
 
-    python -m picomic.bench.soak                  # one hour of audio (~1 min at ~60–90× real time)
-    python -m picomic.bench.soak --audio-s 600    # shorter
+    picomic bench --soak                  # one hour of audio (~1 min at ~60–90× real time)
+    picomic bench --soak --quick          # 15 minutes of audio
 
 `run(quick) -> dict` is the `picomic bench` entry (FIGURES via `figures()`); tests/reliability runs
 `soak(audio_s=…)` with CI lengths and asserts the same checks.
@@ -16,11 +16,8 @@ behind once everything stopped (/proc/self/fd and threading.enumerate before and
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -163,6 +160,13 @@ class _EventTypes:
         pass
 
 
+def _rss_growth(points: list[tuple[float, float]], audio_s: float) -> tuple[float, float]:
+    """(RSS at the end of the warm-up, growth after it) in MB."""
+    warm = [rss for a, rss in points if a >= WARMUP_SHARE * audio_s]
+    base = warm[0] if warm else math.nan
+    return base, (max(warm) - base) if warm else math.nan
+
+
 def _report(
     audio_s: float,
     wall_s: float,
@@ -178,9 +182,7 @@ def _report(
     events: list[str],
 ) -> dict[str, Any]:
     want_frames = math.ceil(audio_s * RATE_HZ / SPF)
-    warm = [rss for a, rss in points if a >= WARMUP_SHARE * audio_s]
-    base = warm[0] if warm else math.nan
-    growth = (max(warm) - base) if warm else math.nan
+    base, growth = _rss_growth(points, audio_s)
     audio_bytes = audio_frames * (OVERHEAD + 2 * SPF)
     other_frames = st["frames"] - audio_frames
     checks = {
@@ -240,22 +242,3 @@ def figures() -> tuple[Any, ...]:
                digits=0),
         Figure("x_realtime", "soak: pipeline speed (simulated board, fast mode)", "×", over="exact"),
     )  # fmt: skip
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m picomic.bench.soak", description=__doc__.splitlines()[0])
-    p.add_argument("--audio-s", type=float, default=FULL_AUDIO_S, help="seconds of audio [3600]")
-    p.add_argument("--json", metavar="FILE", type=Path, help="write the result (with the RSS curve) as JSON")
-    args = p.parse_args(argv)
-    if not args.audio_s > 0:
-        p.error("--audio-s must be > 0")
-    out = soak(args.audio_s)
-    brief = {k: v for k, v in out.items() if k != "rss_points"}
-    print(json.dumps(brief, indent=1, default=str))
-    if args.json is not None:
-        args.json.write_text(json.dumps(out, indent=1, default=str) + "\n")
-    return 1 if out["failed_checks"] else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,9 +8,10 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from picomic.bench import registry, report
-from picomic.bench.registry import entry_names, run_entries, selected
+from picomic.bench.registry import Run, entry_names, run_entries, selected
 from picomic.errors import ConfigError
 
 HELP = "measure every figure picomic promises (host, device, wire, speech) beside its baseline"
@@ -75,18 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if fault_table:
         print(fault_table)
     if json_path is not None:
-        doc = {
-            "picomic_bench": 1,
-            "quick": args.quick,
-            "started": run.started,
-            "wall_s": wall_s,
-            "entries_s": run.seconds,
-            "machine": info,
-            "figures": [r.to_json() for r in run.results],
-            "missed": [r.name for r in run.missed],
-            "details": run.details,
-        }
-        json_path.write_text(json.dumps(report.json_safe(doc), indent=1, allow_nan=False) + "\n")
+        _write_json(json_path, args.quick, run, wall_s, info)
     if plot_path is not None:
         report.plot(plot_path, run.results, run.details, title)
     for r in run.missed:
@@ -97,3 +87,18 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if run.missed else 0
+
+
+def _write_json(path: Path, quick: bool, run: Run, wall_s: float, info: dict[str, Any]) -> None:
+    doc = {
+        "picomic_bench": 1,
+        "quick": quick,
+        "started": run.started,
+        "wall_s": wall_s,
+        "entries_s": run.seconds,
+        "machine": info,
+        "figures": [r.to_json() for r in run.results],
+        "missed": [r.name for r in run.missed],
+        "details": run.details,
+    }
+    path.write_text(json.dumps(report.json_safe(doc), indent=1, allow_nan=False) + "\n")

@@ -28,5 +28,3 @@ def run(args: argparse.Namespace) -> int:
         fw = b.get("firmware") or "no picomic firmware — run picomic flash"
         print(f"{b['port']}  serial {b.get('serial_number') or '?'}  {fw}")
     return 0
-
-

@@ -120,7 +120,3 @@ def _start_metrics(args: argparse.Namespace, pipeline: Pipeline) -> MetricsServe
     if args.metrics_port is None:
         return None
     return MetricsServer(pipeline.status, args.metrics_host, args.metrics_port)
-
-
-
-

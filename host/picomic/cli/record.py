@@ -68,5 +68,3 @@ class RecordProgress:
             f"({f.gap_samples / f.rate_hz:.2f} s of lost audio filled with silence; ended: {result.reason})",
             file=sys.stderr,
         )
-
-

@@ -40,5 +40,3 @@ def _print_transcript(t: Transcript, writer: JsonlWriter | None) -> None:
         writer.write(t.to_json())
     else:
         print(f"[{t.start_s:7.2f}–{t.end_s:7.2f}] {t.text}")
-
-

@@ -1,7 +1,8 @@
 """SerialSource: the serial transport. It owns the port, its threads and reconnect — nothing else.
 
 What the bytes mean (decoding, chunks on the bus, END/STATUS/INFO events, status counters, the device clock) is
-the port-free `picomic.stream.router.FrameRouter`; this class feeds it. Threads: `start()` connects and handshakes in the caller's thread (so setup errors raise there), then a
+the port-free `picomic.stream.router.FrameRouter`; this class feeds it. Threads: `start()` connects and
+handshakes in the caller's thread (so setup errors raise there), then a
 reader thread reads, decodes, maps the device clock and publishes; a pinger thread sends PING twice a second
 (host liveness, DECISIONS 2) and never reads. I/O errors (unplug) are handled in the reader: it reports them,
 waits for the same port (or serial number) to come back, handshakes again and starts a new epoch, advancing

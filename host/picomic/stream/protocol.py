@@ -44,6 +44,7 @@ def version_mismatch(board_version: object, where: str = "") -> FrameError:
         f"{VERSION} — the firmware and the host differ: picomic flash installs this host's firmware"
     )
 
+
 HEADER = struct.Struct("<2sBBIIHHHHBB")
 """sync, version, type, seq, ts_us, rate_hz, samples, length, dropped, flags, hcheck."""
 CRC = struct.Struct("<I")
