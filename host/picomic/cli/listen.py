@@ -91,16 +91,17 @@ class JsonOutput:
 
 def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
     """VAD and STT as bus listeners (imported lazily: onnxruntime and CTranslate2 take a moment to load)."""
-    from picomic.speech.stt import SttListener, SttSettings
+    from picomic.speech.decode import DecodeOptions
+    from picomic.speech.models import ModelSettings
+    from picomic.speech.stt import StreamingPolicy, SttListener, SttSettings
     from picomic.speech.vad import VadListener, VadSettings
 
     stt: SttListener | None = None
     if not args.no_stt:
         settings = SttSettings(
-            model=args.model,
-            language=args.language,
-            partials_interval_ms=args.partials,
-            use_vad=not args.no_vad,
+            model=ModelSettings(name_or_path=args.model),
+            decode=DecodeOptions(language=args.language),
+            policy=StreamingPolicy(partials_interval_ms=args.partials, use_vad=not args.no_vad),
         )
         stt = SttListener(pipeline.bus, settings, pipeline.emit, pipeline.status)
     if not args.no_vad:
@@ -215,13 +216,20 @@ class RecordProgress:
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     """Transcribe a file through the same VAD and STT as the live path."""
-    from picomic.speech.stt import SttSettings, transcribe_file
+    from picomic.speech.decode import DecodeOptions
+    from picomic.speech.models import ModelSettings
+    from picomic.speech.stt import StreamingPolicy, SttSettings
+    from picomic.speech.transcribe import transcribe_file
 
     path = Path(args.file)
     if not path.is_file():
         why = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
         raise ConfigError(f"cannot read {args.file}: {why}; give a WAV/FLAC file")
-    settings = SttSettings(model=args.model, language=args.language, partials_interval_ms=None, use_vad=not args.no_vad)
+    settings = SttSettings(
+        model=ModelSettings(name_or_path=args.model),
+        decode=DecodeOptions(language=args.language),
+        policy=StreamingPolicy(partials_interval_ms=None, use_vad=not args.no_vad),
+    )
     writer = JsonlWriter(sys.stdout) if args.json else None
     for t in transcribe_file(args.file, settings):
         _print_transcript(t, writer)
