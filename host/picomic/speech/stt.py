@@ -26,11 +26,10 @@ from picomic.bus.audiobus import AudioBus, AudioChunk
 from picomic.bus.consumer import ConsumerThread
 from picomic.bus.events import ErrorEvent, Event
 from picomic.bus.status import PipelineStatus
-from picomic.errors import ModelError
 from picomic.speech.decode import DecodeOptions
 from picomic.speech.edges import DEFAULT_PRE_ROLL_MS, EdgeSource, SpeechEdge
 from picomic.speech.frontend import Frontend16k
-from picomic.speech.models import ModelSettings, load_whisper
+from picomic.speech.models import EnglishOnlyModelError, ModelSettings, load_whisper
 from picomic.speech.ring import AudioRing
 from picomic.speech.worker import DecodeWorker, Job
 
@@ -85,15 +84,12 @@ class SttSettings:
 
 def load_model(settings: SttSettings | None = None) -> Any:
     """The faster_whisper.WhisperModel of `settings.model` (ModelError with the fix if impossible); the
-    decode language must suit it."""
+    decode language must suit it (EnglishOnlyModelError)."""
     s = settings or SttSettings()
     model = load_whisper(s.model)
     language = s.decode.language
     if language not in (None, "en") and not model.model.is_multilingual:
-        raise ModelError(
-            f"language {language!r} needs a multilingual model; {s.model.display_name} is English-only "
-            "(multilingual models such as tiny or small download once from the Hugging Face hub)"
-        )
+        raise EnglishOnlyModelError(language, s.model.display_name)
     return model
 
 
