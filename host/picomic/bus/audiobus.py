@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from picomic.audio.pcm import to_float32
 from picomic.bus.status import PipelineStatus
 
 _F32_LOCK = threading.Lock()
@@ -45,16 +46,15 @@ class AudioChunk:
     _f32: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def float32(self) -> np.ndarray:
-        """Samples scaled to [-1, 1) as float32: computed once per chunk, cached, read-only, shared."""
+        """Samples scaled to [-1, 1) as float32 (`audio.pcm.to_float32`, same shape): computed once per
+        chunk, cached, read-only, shared."""
         cached = self._f32
         if cached is not None:
             return cached
         with _F32_LOCK:
             cached = self._f32
             if cached is None:
-                scale = 1.0 / 32768.0 if self.samples.dtype == np.int16 else 1.0 / 8388608.0
-                cached = self.samples.astype(np.float32)
-                cached *= np.float32(scale)
+                cached = to_float32(self.samples)
                 cached.flags.writeable = False
                 object.__setattr__(self, "_f32", cached)
         return cached
@@ -203,47 +203,6 @@ class Listener:
             f"Listener({self._name!r}, depth={len(self._queue)}/{self._maxsize}, "
             f"dropped={self._dropped}, skipped={self._skipped})"
         )
-
-
-class ConsumerThread:
-    """A bus consumer served by one daemon thread (the pipeline's consumer protocol: start, then finish).
-
-    Subclasses implement `_run()`: receive from their listener until it returns None (bus closed and
-    drained), then flush. `finish(timeout)` waits, bounded, for that to happen."""
-
-    def __init__(self, name: str) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"picomic-{name}", daemon=True)
-
-    def _run(self) -> None:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to finish (after the bus closed); True if it did."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def finish(self, timeout: float) -> None:
-        """After the bus closed: wait (bounded) until everything queued has been handled."""
-        self.join(timeout)
-
-
-BRIDGE_GAP_MS = 200
-"""Gaps up to this long (frames lost on the wire) are bridged with silence by the speech listeners."""
-
-
-def bridge_gap(expected: tuple[int, int] | None, rate_hz: int, chunk: AudioChunk) -> int | None:
-    """Samples of silence that bridge a short gap before `chunk` in the same epoch and rate (0: contiguous);
-    None when the jump is a real discontinuity (first chunk, new epoch, rate change, a long gap, a step back).
-    `expected` is (epoch, stream sample) just after the previous chunk."""
-    if expected is None or chunk.sample_rate != rate_hz or expected[0] != chunk.epoch:
-        return None
-    gap = chunk.stream_sample - expected[1]
-    if 0 <= gap <= BRIDGE_GAP_MS * rate_hz // 1000:
-        return gap
-    return None
 
 
 def _set_done(fut: asyncio.Future[None]) -> None:

@@ -10,12 +10,15 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator
 
-from picomic.errors import ConfigError, PicomicError
+from picomic.errors import ConfigError, ModelError, PicomicError
 from picomic.link.handshake import StartSettings
 from picomic.link.source import SerialSource
 from picomic.pipeline import Pipeline, RunResult
 from picomic.sim.board import SimBoard
 from picomic.sim.signals import demo_speech_path
+from picomic.speech.decode import DecodeOptions
+from picomic.speech.models import EnglishOnlyModelError, ModelSettings
+from picomic.speech.stt import StreamingPolicy, SttSettings
 
 DEMO_SIGNAL = "demo"
 """`--sim` without SIGNAL: the bundled speech sample."""
@@ -216,3 +219,24 @@ def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[Serial
 def exit_code(result: RunResult) -> int:
     """1 when the stream ended with an error, else 0."""
     return 1 if result.reason == "error" else 0
+
+
+def stt_settings(args: argparse.Namespace, partials_interval_ms: int | None) -> SttSettings:
+    """Speech-to-text settings from `--model`, `--language`, `--no-vad` (and `--partials` where offered)."""
+    return SttSettings(
+        model=ModelSettings(name_or_path=args.model),
+        decode=DecodeOptions(language=args.language),
+        policy=StreamingPolicy(partials_interval_ms=partials_interval_ms, use_vad=not args.no_vad),
+    )
+
+
+@contextlib.contextmanager
+def speech_flag_advice() -> Iterator[None]:
+    """Speech errors in the words of the speech flags."""
+    try:
+        yield
+    except EnglishOnlyModelError as exc:
+        raise ModelError(
+            f"--language {exc.language} needs a multilingual model, and {exc.model_name} is English-only: "
+            "use e.g. --model tiny or --model small (downloaded once from the Hugging Face hub)"
+        ) from exc

@@ -13,6 +13,8 @@ from picomic.cli.common import (
     exit_code,
     open_source,
     seconds_arg,
+    speech_flag_advice,
+    stt_settings,
     tcp_port,
 )
 from picomic.errors import ConfigError
@@ -54,18 +56,13 @@ class JsonOutput:
 
 def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
     """VAD and STT as bus listeners (imported lazily: onnxruntime and CTranslate2 take a moment to load)."""
-    from picomic.speech.stt import SttListener, SttSettings
+    from picomic.speech.stt import SttListener
     from picomic.speech.vad import VadListener, VadSettings
 
     stt: SttListener | None = None
     if not args.no_stt:
-        settings = SttSettings(
-            model=args.model,
-            language=args.language,
-            partials_interval_ms=args.partials,
-            use_vad=not args.no_vad,
-        )
-        stt = SttListener(pipeline.bus, settings, pipeline.emit, pipeline.status)
+        with speech_flag_advice():
+            stt = SttListener(pipeline.bus, stt_settings(args, args.partials), pipeline.emit, pipeline.status)
     if not args.no_vad:
         vad = VadListener(
             pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=stt.on_vad if stt else None

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from picomic.bus.events import Transcript
-from picomic.cli.common import add_speech_arguments
+from picomic.cli.common import add_speech_arguments, speech_flag_advice, stt_settings
 from picomic.errors import ConfigError
 from picomic.outputs.recorder import JsonlWriter
 
@@ -22,15 +22,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Transcribe a file through the same VAD and STT as the live path."""
-    from picomic.speech.stt import SttSettings, transcribe_file
+    from picomic.speech.transcribe import transcribe_file
 
     path = Path(args.file)
     if not path.is_file():
         why = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
         raise ConfigError(f"cannot read {args.file}: {why}; give a WAV/FLAC file")
-    settings = SttSettings(model=args.model, language=args.language, partials_interval_ms=None, use_vad=not args.no_vad)
     writer = JsonlWriter(sys.stdout) if args.json else None
-    for t in transcribe_file(args.file, settings):
+    with speech_flag_advice():
+        found = transcribe_file(args.file, stt_settings(args, None))
+    for t in found:
         _print_transcript(t, writer)
     return 0
 

@@ -17,7 +17,8 @@ from typing import IO, Any
 import numpy as np
 import soundfile as sf
 
-from picomic.bus.audiobus import AudioBus, AudioChunk, ConsumerThread, Listener
+from picomic.bus.audiobus import AudioBus, AudioChunk, Listener
+from picomic.bus.consumer import ConsumerThread
 from picomic.errors import ConfigError
 
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}

@@ -20,7 +20,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from picomic.bus.audiobus import AudioBus, AudioChunk, ConsumerThread
+from picomic.bus.audiobus import AudioBus, AudioChunk
+from picomic.bus.consumer import ConsumerThread
 from picomic.bus.events import StatusEvent, Transcript, VadEvent
 
 SPL_AT_0_DBFS = 120.0  # INMP441: -26 dBFS at 94 dB SPL

@@ -32,6 +32,8 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from picomic.audio.files import load_audio
+from picomic.audio.resample import resample_i16
 from picomic.errors import ConfigError
 
 I16 = npt.NDArray[np.int16]
@@ -162,6 +164,8 @@ class FileSignal(Signal):
     def __init__(self, path: str | Path, duration_s: float | None = None, loop: bool = False) -> None:
         super().__init__(duration_s, loop)
         self.path = Path(path)
+        if not self.path.is_file():
+            raise ConfigError(f"signal file {self.path} does not exist; give a WAV/FLAC path, sine:440, noise or -")
         self.native_rate, self._mono = load_audio(self.path)
         self._cache: dict[int, I16] = {}
 
@@ -272,69 +276,6 @@ def _parse_level(spec: str, text: str) -> float:
     if level > 0:
         raise ConfigError(f"bad level in signal {spec!r}: dBFS levels are <= 0")
     return level
-
-
-# ------------------------------------------------------------------------------------- files, resampling
-
-
-def load_audio(path: Path) -> tuple[int, npt.NDArray[np.float64] | I16]:
-    """(rate, mono samples): int16 when the file is 16-bit PCM mono (kept exact), else float64 in [-1, 1]."""
-    if not path.is_file():
-        raise ConfigError(f"signal file {path} does not exist; give a WAV/FLAC path, sine:440, noise or -")
-    try:
-        return _load_soundfile(path)
-    except Exception:  # noqa: BLE001 - libsndfile cannot read it: try FFmpeg before giving up
-        pass
-    try:
-        return _load_av(path)
-    except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"cannot read audio file {path}: {exc}") from exc
-
-
-def _load_soundfile(path: Path) -> tuple[int, npt.NDArray[np.float64] | I16]:
-    import soundfile
-
-    info = soundfile.info(str(path))
-    if info.channels == 1 and info.subtype == "PCM_16":
-        data, rate = soundfile.read(str(path), dtype="int16", always_2d=False)
-        return int(rate), np.asarray(data, dtype=np.int16)
-    data, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
-    return int(rate), np.asarray(data.mean(axis=1), dtype=np.float64)
-
-
-def _load_av(path: Path) -> tuple[int, npt.NDArray[np.float64] | I16]:
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        rate = int(stream.rate)
-        resampler = av.AudioResampler(format="dbl", layout="mono", rate=rate)
-        parts = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                parts.append(np.asarray(out.to_ndarray(), dtype=np.float64).reshape(-1))
-        for out in resampler.resample(None):
-            parts.append(np.asarray(out.to_ndarray(), dtype=np.float64).reshape(-1))
-    if not parts:
-        raise ValueError("no audio samples")
-    return rate, np.concatenate(parts)
-
-
-def resample_i16(mono: npt.NDArray[np.float64] | I16, rate_in: int, rate_out: int) -> I16:
-    """Mono audio at `rate_in` → int16 at `rate_out` (identity when the rates match and it is int16)."""
-    if rate_in == rate_out:
-        if mono.dtype == np.int16:
-            return mono.astype(np.int16, copy=False)
-        return _to_i16(mono.astype(np.float64) * 32767.0)
-    import av
-
-    x = mono.astype(np.float32) / (32768.0 if mono.dtype == np.int16 else 1.0)
-    frame = av.AudioFrame.from_ndarray(x.reshape(1, -1), format="flt", layout="mono")
-    frame.sample_rate = rate_in
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate_out)
-    frames = list(resampler.resample(frame)) + list(resampler.resample(None))
-    out = np.concatenate([np.asarray(f.to_ndarray(), np.float64).reshape(-1) for f in frames])
-    return _to_i16(out * 32767.0)
 
 
 # ---------------------------------------------------------------------------------------- INMP441 words

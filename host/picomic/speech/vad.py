@@ -25,13 +25,15 @@ from typing import Literal
 
 import numpy as np
 
-from picomic.audio.resample import TARGET_RATE_HZ, Resampler16k
-from picomic.bus.audiobus import AudioBus, AudioChunk, ConsumerThread, bridge_gap
+from picomic.audio.resample import TARGET_RATE_HZ
+from picomic.bus.audiobus import AudioBus, AudioChunk
+from picomic.bus.consumer import ConsumerThread
 from picomic.bus.events import ErrorEvent, Event, VadEvent
 from picomic.bus.status import PipelineStatus
 from picomic.errors import ModelError
+from picomic.speech.edges import DEFAULT_PRE_ROLL_MS, EdgeCallback, SpeechEdge
+from picomic.speech.frontend import Frontend16k
 
-EdgeKind = Literal["start", "tentative_end", "resume", "end", "closed"]
 _CONTEXT_SAMPLES = 64
 _STATE_SHAPE = (1, 1, 128)
 
@@ -51,7 +53,7 @@ class VadSettings:
     tentative_end_ms: int = 160
     """Silence that must hold before `tentative_end` is announced (STT then starts its speculative final
     decode); 0: at the first silent window. Short gaps between words stay below it."""
-    pre_roll_ms: int = 300
+    pre_roll_ms: int = DEFAULT_PRE_ROLL_MS
     """Audio kept before a detected start and given to STT with the segment (padding; edges exclude it)."""
     window_samples: int = 512
     """Silero v6 window at 16 kHz (the only size the model takes)."""
@@ -75,14 +77,6 @@ class VadSettings:
             raise ValueError(
                 f"Silero v6 at 16 kHz takes 512-sample windows; set window_samples=512, not {self.window_samples}"
             )
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechEdge:
-    """What the VAD tells STT. `sample16` is a position on the 16 kHz timeline (stream seconds × 16000)."""
-
-    kind: EdgeKind
-    sample16: int
 
 
 def default_vad_model_path() -> str:
@@ -208,7 +202,7 @@ class VadListener(ConsumerThread):
     """A bus listener thread running StreamingVad: emits VadEvents and tells STT about SpeechEdges.
 
     Edge consumers: `on_vad=` and/or `add_edge_callback()` (e.g. `SttListener.on_vad`). Callbacks run on
-    this thread, in stream order, and must be quick (SttListener queues them).
+    this thread, in stream order, and must be quick (SttListener queues them). It is an `EdgeSource`.
     After the bus closes it closes an open segment and delivers a final `closed` edge.
     """
 
@@ -219,7 +213,7 @@ class VadListener(ConsumerThread):
         emit: Callable[[Event], None] | None = None,
         status: PipelineStatus | None = None,
         *,
-        on_vad: Callable[[SpeechEdge], None] | None = None,
+        on_vad: EdgeCallback | None = None,
         name: str = "vad",
         maxsize: int = 1024,
     ) -> None:
@@ -227,22 +221,27 @@ class VadListener(ConsumerThread):
         self._vad = StreamingVad(self.settings)
         self._emit = emit
         self._status = status
-        self._callbacks: list[Callable[[SpeechEdge], None]] = [] if on_vad is None else [on_vad]
-        self.listener = bus.subscribe(name, maxsize)
+        self._callbacks: list[EdgeCallback] = [] if on_vad is None else [on_vad]
+        self._inbox = bus.subscribe(name, maxsize)
         super().__init__(name)
-        self._resampler = Resampler16k(TARGET_RATE_HZ)  # replaced at the first chunk (the stream's rate)
-        self._expected: tuple[int, int] | None = None  # (epoch, next stream_sample)
+        self._frontend = Frontend16k()
+        self._rate_hz = TARGET_RATE_HZ  # the bus rate of the edges being delivered (VadEvent.sample)
         self.error: BaseException | None = None
 
-    def add_edge_callback(self, callback: Callable[[SpeechEdge], None]) -> None:
+    @property
+    def pre_roll_ms(self) -> int:
+        """Audio before each start edge that belongs to the utterance (`settings.pre_roll_ms`)."""
+        return self.settings.pre_roll_ms
+
+    def add_edge_callback(self, callback: EdgeCallback) -> None:
         """Call `callback(edge)` for every speech edge (register before `start`)."""
         self._callbacks.append(callback)
 
     def _run(self) -> None:
         try:
-            while (chunk := self.listener.recv()) is not None:
+            while (chunk := self._inbox.recv()) is not None:
                 self._on_chunk(chunk)
-            tail = self._resampler.flush()
+            tail = self._frontend.flush()
             if len(tail):
                 self._deliver(self._vad.process(tail))
             self._deliver(self._vad.close())
@@ -255,26 +254,19 @@ class VadListener(ConsumerThread):
                 cb(SpeechEdge("closed", self._vad.position))
 
     def _on_chunk(self, chunk: AudioChunk) -> None:
-        gap = bridge_gap(self._expected, self._resampler.rate_hz, chunk)
-        if gap is None:
-            self._discontinuity(chunk)
-        elif gap:  # a few frames lost on the wire: silence keeps positions right without ending speech
-            self._deliver(self._vad.process(self._resampler.process(np.zeros(gap, np.float32))))
-        self._expected = (chunk.epoch, chunk.stream_sample + chunk.num_samples)
-        # The bus's shared float32 (converted once per chunk); at 16 kHz the resampler passes it through.
-        self._deliver(self._vad.process(self._resampler.process(chunk.float32())))
-
-    def _discontinuity(self, chunk: AudioChunk) -> None:
-        """First chunk, a gap, a new epoch or a rate change: close speech, restart state at the new spot."""
-        if self._expected is not None:
-            self._deliver(self._vad.close())
-        self._resampler = Resampler16k(chunk.sample_rate)
-        self._vad.reset(chunk.stream_sample * TARGET_RATE_HZ // chunk.sample_rate)
+        step = self._frontend.feed(chunk)
+        if step.restart:  # first chunk, a gap, a new epoch or a rate change: close speech, restart there
+            if step.tail is not None:
+                self._deliver(self._vad.close())
+            self._rate_hz = chunk.sample_rate
+            self._vad.reset(step.start16)
+        for block in step.blocks:
+            self._deliver(self._vad.process(block))
 
     def _deliver(self, edges: list[SpeechEdge]) -> None:
         for edge in edges:
             if self._emit is not None and edge.kind in ("start", "end"):
-                sample = round(edge.sample16 * self._resampler.rate_hz / TARGET_RATE_HZ)
+                sample = round(edge.sample16 * self._rate_hz / TARGET_RATE_HZ)
                 kind: Literal["start", "end"] = "start" if edge.kind == "start" else "end"
                 self._emit(VadEvent(kind, edge.sample16 / TARGET_RATE_HZ, sample))
             for cb in self._callbacks:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from picomic.errors import ModelError
 from picomic.speech import models
-from picomic.speech.models import default_model_path, load_whisper, resolve_model
+from picomic.speech.models import ModelSettings, default_model_path, load_whisper, resolve_model
 
 
 @pytest.fixture(autouse=True)
@@ -77,5 +77,5 @@ def test_corrupt_model_is_a_model_error(tmp_path: Path) -> None:
     (tmp_path / "model.bin").write_bytes(b"not a model")
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelError, match="cannot load the speech model") as info:
-        load_whisper(str(tmp_path))
+        load_whisper(ModelSettings(str(tmp_path)))
     assert "\n" not in str(info.value)

@@ -1,0 +1,83 @@
+"""Speech-to-text of a whole file, through the same bus → VAD → STT path as live audio.
+
+`feed_chunks` publishes int16 PCM as AudioChunks (as fast as the listeners keep up, or paced like a live
+source); `transcribe_file` reads a file with `audio.files.read_audio` and collects the finals.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from picomic.audio.files import read_audio
+from picomic.audio.resample import TARGET_RATE_HZ
+from picomic.bus.audiobus import AudioBus, AudioChunk
+from picomic.bus.events import ErrorEvent, Event, Transcript
+from picomic.errors import ConfigError
+from picomic.speech.stt import SttListener, SttSettings
+from picomic.speech.vad import VadListener, VadSettings
+
+__all__ = ["feed_chunks", "transcribe_file"]
+
+
+def transcribe_file(
+    path: str | Path,
+    settings: SttSettings | None = None,
+    vad_settings: VadSettings | None = None,
+    *,
+    use_vad: bool | None = None,
+    model: Any = None,
+    chunk_ms: int = 32,
+) -> list[Transcript]:
+    """Final transcripts of an audio file, through the same bus → VAD → STT path, as fast as possible.
+
+    `use_vad` None: `settings.policy.use_vad`. Latency is meaningless here and reported as None.
+    """
+    pcm = read_audio(path)
+    s = settings or SttSettings()
+    use_vad = s.policy.use_vad if use_vad is None else use_vad
+    s = replace(s, policy=replace(s.policy, speculative=False, partials_interval_ms=None, use_vad=use_vad))
+    found: list[Transcript] = []
+    errors: list[str] = []
+
+    def collect(event: Event) -> None:
+        if isinstance(event, Transcript) and event.final:
+            found.append(replace(event, latency_ms=None))
+        elif isinstance(event, ErrorEvent):
+            errors.append(event.message)
+
+    bus = AudioBus()
+    vad = VadListener(bus, vad_settings, collect) if use_vad else None
+    stt = SttListener(bus, s, collect, vad=vad, model=model)
+    if vad is not None:
+        vad.start()
+    stt.start()
+    feed_chunks(bus, pcm, TARGET_RATE_HZ, chunk_ms=chunk_ms, realtime=False)
+    if vad is not None:
+        vad.join(s.policy.flush_timeout_s)
+    stt.join(s.policy.flush_timeout_s + 5.0)
+    if errors:
+        raise ConfigError(f"transcribing {path} failed: {errors[0]}")
+    return sorted(found, key=lambda t: t.start_s)
+
+
+def feed_chunks(bus: AudioBus, pcm: np.ndarray, rate_hz: int, *, chunk_ms: int = 32, realtime: bool = False) -> None:
+    """Publish int16 `pcm` as AudioChunks, then close the bus. `realtime`: paced like a live source (host
+    capture times are real); else as fast as the listeners keep up (never overflowing their queues)."""
+    n = max(1, rate_hz * chunk_ms // 1000)
+    t0 = time.monotonic() * 1000.0
+    for seq, pos in enumerate(range(0, len(pcm), n)):
+        ts_ms = t0 + pos * 1000.0 / rate_hz
+        if realtime:
+            time.sleep(max(0.0, (ts_ms + chunk_ms - time.monotonic() * 1000.0) / 1000.0))
+        else:
+            while any(lis.queue_depth > lis.maxsize // 2 for lis in bus.listeners):
+                time.sleep(0.002)
+        samples = pcm[pos : pos + n]
+        samples.flags.writeable = False
+        bus.publish(AudioChunk(seq, ts_ms, rate_hz, samples, stream_sample=pos))
+    bus.close()
