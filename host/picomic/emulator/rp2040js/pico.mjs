@@ -391,10 +391,10 @@ class I2SSession {
   }
 
   measure(now) {
-    if (this.rate || this.fallEdges.push(now) < 9) {
+    if (this.rate || this.fallEdges.push(now) < 3) {
       return;
     }
-    const period = (now - this.fallEdges[0]) / 8;
+    const period = (now - this.fallEdges[0]) / 2; // two WS periods (PIO steps carry their own instants)
     const raw = 1e9 / period;
     this.rate = STANDARD_RATES.reduce((a, b) => (Math.abs(b - raw) < Math.abs(a - raw) ? b : a));
     emit({ event: 'i2s', rate_hz: this.rate, words: 0, state: 'start', measured_hz: Math.round(raw) });
@@ -550,6 +550,7 @@ const cdcLink = {
 let mcu = null;
 let boots = 0;
 let pendingReset = null;
+let lastCause = null;
 const mic = { model: null };
 
 /** A fresh RP2040: bootrom (patched), flash, GAP 1/2/3 closed, reset causes wired, mic attached. */
@@ -575,12 +576,13 @@ function buildChip(bootrom, flash, opts) {
   return chip;
 }
 
-/** machine.reset() is watchdog_reboot(0, 0, 0) → WATCHDOG CTRL TRIGGER; the WDT expiring; AIRCR SYSRESETREQ. */
+/**
+ * Reset causes. machine.reset() (MicroPython v1.24–v1.28 rp2: watchdog_reboot(0, SRAM_END, 0)) sets WATCHDOG
+ * CTRL.TRIGGER; machine.WDT(timeout=ms) loads the watchdog and it expires unless fed; AIRCR.SYSRESETREQ is
+ * the Cortex way. Each sets `pendingReset`; the run loop then rebuilds the chip (`resetChip`).
+ */
 function wireResets(chip) {
-  const watchdog = chip.peripherals[0x40058];
-  watchdog.onWatchdogTrigger = () => {
-    pendingReset = watchdog.reason === 1 ? 'watchdog' : 'software'; // REASON.TIMER = 1, FORCE = 2
-  };
+  modelWatchdog(chip, chip.peripherals[0x40058]);
   const ppbWrite = chip.ppb.writeUint32.bind(chip.ppb);
   chip.ppb.writeUint32 = (offset, value) => {
     if (offset === 0xd0c && value >>> 16 === 0x05fa && value & 4) {
@@ -591,10 +593,57 @@ function wireResets(chip) {
   };
 }
 
+/**
+ * The watchdog counter, on the simulation clock. rp2040js 1.4.1's own Timer32-based countdown can fire in a
+ * zero-length loop (the emulation hangs), so CTRL and LOAD are served here and its timer is never started.
+ * The counter runs down at 2 MHz (RP2040-E1: decremented twice per 1 µs tick; pico-sdk loads 2 × µs).
+ */
+function modelWatchdog(chip, watchdog) {
+  const CTRL = 0x00;
+  const LOAD = 0x04;
+  const ENABLE = 1 << 30;
+  const TRIGGER = 1 << 31;
+  const wd = { enabled: false, load: 0, base: 0, keep: 0 };
+  const remaining = () =>
+    wd.enabled ? Math.max(0, wd.load - Math.floor((chip.clock.nanos - wd.base) / 500)) : wd.load;
+  const alarm = chip.clock.createAlarm(() => {
+    pendingReset = 'watchdog';
+  });
+  const arm = () => {
+    alarm.cancel();
+    if (wd.enabled) {
+      alarm.schedule(Math.max(1, remaining()) * 500);
+    }
+  };
+  const read = watchdog.readUint32.bind(watchdog);
+  const write = watchdog.writeUint32.bind(watchdog);
+  watchdog.readUint32 = (offset) =>
+    offset === CTRL ? (wd.enabled ? ENABLE : 0) | wd.keep | (remaining() & 0xffffff) : read(offset);
+  watchdog.writeUint32 = (offset, value) => {
+    if (offset === LOAD) {
+      wd.load = value & 0xffffff;
+      wd.base = chip.clock.nanos;
+      arm();
+    } else if (offset === CTRL) {
+      if (value & TRIGGER) {
+        pendingReset = 'software';
+      }
+      wd.load = remaining();
+      wd.base = chip.clock.nanos;
+      wd.enabled = !!(value & ENABLE);
+      wd.keep = value & 0x07000000; // PAUSE_* bits read back
+      arm();
+    } else {
+      write(offset, value);
+    }
+  };
+}
+
 function boot(flash) {
   emit({ event: 'boot', n: boots });
   boots += 1;
   mcu = buildChip(state.bootrom, flash, state.opts);
+  mcu.peripherals[0x40058].reason = lastCause === 'watchdog' ? 1 : lastCause === 'software' ? 2 : 0; // REASON
   flashStore.mcu = mcu;
   clock.bootWall = performance.now();
   clock.statsAt = 1e9;
@@ -604,6 +653,7 @@ function boot(flash) {
 
 function resetChip(cause) {
   emit({ event: 'reset', cause });
+  lastCause = cause;
   pendingReset = null;
   flashStore.save();
   const flash = mcu.flash.slice(0, state.opts.flashSize);
