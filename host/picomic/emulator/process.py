@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,9 @@ from .install import Harness
 
 Event = dict[str, Any]
 STOP_WAIT_S = 5.0
+_FD3_TRAMPOLINE = (
+    "import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); fd != 3 and os.close(fd); os.execv(sys.argv[2], sys.argv[2:])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +79,8 @@ class EmulatorProcess:
     def start(self) -> None:
         ours, theirs = socket.socketpair()
         fd = theirs.fileno()
-        # fd 3 in the child without preexec_fn (not thread-safe): sh moves our fd onto 3, then execs node
-        argv = ["/bin/sh", "-c", f'exec "$@" 3<&{fd} {fd}<&-', "sh", *self.command()]
+        # fd 3 in the child without preexec_fn (not thread-safe): a tiny exec trampoline moves it there
+        argv = [sys.executable, "-c", _FD3_TRAMPOLINE, str(fd), *self.command()]
         log: IO[bytes] | int = subprocess.DEVNULL
         if self.settings.log is not None:
             log = open(self.settings.log, "ab")  # noqa: SIM115 - handed to the child, closed below
