@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from picomic.emulator.board import EmulatedBoard
 from picomic.emulator.install import harness
 from picomic.errors import ConfigError

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import serial
-
 from picomic.emulator.board import EmulatedBoard
 from picomic.signals import MicOptions, mic_words, parse_signal, settle_words
 

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from picomic.emulator.uf2 import BOOTROM_B1_SHA256, check_bootrom, image_bytes, read_uf2
 from picomic.errors import ConfigError
 

@@ -140,7 +140,10 @@ class EmulatedBoard:
         self._server = SignalServer(str(root / "i2s.sock"), self.signal, self.mic)
         self._server.start()
         settings = EmulatorSettings(
-            bootrom=self.bootrom, uf2=self.image.path, flash=self.flash_path, words=root / "i2s.sock",
+            bootrom=self.bootrom,
+            uf2=self.image.path,
+            flash=self.flash_path,
+            words=root / "i2s.sock",
             log=root / "emulator.log",
         )
         self.process = EmulatorProcess(found, settings, self._event)

@@ -17,7 +17,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent / "rp2040js"
 HARNESS = PACKAGE_DIR / "pico.mjs"
 MIN_NODE = 18
 _NODE_HINT = "install Node.js >= 18 (e.g. `apt-get install nodejs`, or from nodejs.org)"
-_INSTALL_HINT = "the emulated Pico needs rp2040js: run `picomic emulator install` (npm ci into the user's cache)"
+_INSTALL_HINT = "the emulated Pico needs rp2040js: run `python -m picomic.emulator.install` (npm ci into your cache)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,9 @@ def find_node() -> str:
     out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
     match = re.match(r"v(\d+)", out.strip())
     if match is None or int(match.group(1)) < MIN_NODE:
-        raise ConfigError(f"the emulated Pico needs Node.js >= {MIN_NODE}, found {out.strip() or 'unknown'}: {_NODE_HINT}")
+        raise ConfigError(
+            f"the emulated Pico needs Node.js >= {MIN_NODE}, found {out.strip() or 'unknown'}: {_NODE_HINT}"
+        )
     return node
 
 
@@ -68,7 +70,11 @@ def install(target: Path | None = None) -> Path:
     for name in ("package.json", "package-lock.json"):
         shutil.copyfile(PACKAGE_DIR / name, dest / name)
     proc = subprocess.run(
-        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=dest, capture_output=True, text=True, timeout=600
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=dest,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if proc.returncode != 0:
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
@@ -88,3 +94,17 @@ def harness(modules_root: Path | None = None) -> Harness:
     if installed != rp2040js_version():
         raise ConfigError(f"{modules} holds rp2040js {installed}, not {rp2040js_version()}: {_INSTALL_HINT}")
     return Harness(node, HARNESS, modules)
+
+
+def main() -> int:
+    """`python -m picomic.emulator.install`: npm ci the pinned rp2040js into the cache, print where."""
+    try:
+        print(install())
+    except ConfigError as exc:
+        print(f"picomic: {exc}")
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

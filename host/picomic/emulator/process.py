@@ -29,7 +29,8 @@ from .install import Harness
 Event = dict[str, Any]
 STOP_WAIT_S = 5.0
 _FD3_TRAMPOLINE = (
-    "import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); fd != 3 and os.close(fd); os.execv(sys.argv[2], sys.argv[2:])"
+    "import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); fd != 3 and os.close(fd); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
 )
 
 
@@ -86,8 +87,13 @@ class EmulatorProcess:
             log = open(self.settings.log, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, pass_fds=(fd,),
-                env={**os.environ, **self.settings.extra_env}, start_new_session=True,
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                pass_fds=(fd,),
+                env={**os.environ, **self.settings.extra_env},
+                start_new_session=True,
             )
         finally:
             theirs.close()

@@ -98,7 +98,7 @@ def _block(p: Path, block: bytes, index: int) -> tuple[int, bytes]:
         raise ConfigError(f"{p} is a UF2 for family 0x{family:08x}, not the RP2040 (0x{FAMILY_RP2040:08x})")
     if flags & FLAG_NOT_MAIN_FLASH:
         return -1, b""
-    if not (FLASH_BASE <= addr and addr + size <= FLASH_BASE + FLASH_MAX):
+    if not (addr >= FLASH_BASE and addr + size <= FLASH_BASE + FLASH_MAX):
         raise ConfigError(f"{p}: UF2 block {index} targets 0x{addr:08x}, outside the RP2040 flash (0x10000000..)")
     return addr, block[32 : 32 + size]
 

@@ -649,6 +649,7 @@ function boot(flash) {
   clock.statsAt = 1e9;
   clock.busyNs = 0;
   clock.sleepNs = 0;
+  clock.runWallMs = 0;
 }
 
 function resetChip(cause) {
@@ -663,7 +664,7 @@ function resetChip(cause) {
 
 // -------------------------------------------------------------------------------- run loop, pacing
 
-const clock = { bootWall: 0, statsAt: 1e9, busyNs: 0, sleepNs: 0 };
+const clock = { bootWall: 0, statsAt: 1e9, busyNs: 0, sleepNs: 0, runWallMs: 0 };
 const state = { opts: null, bootrom: null, timer: null, immediate: null, stopped: false };
 
 /** Emulated ns the chip may reach now: never ahead of wall-clock time since boot. */
@@ -690,7 +691,9 @@ function sleepFor(ms) {
 function runSlice() {
   state.immediate = null;
   try {
+    const began = performance.now();
     const wait = runFor(SLICE_WALL_MS);
+    clock.runWallMs += performance.now() - began; // wall time not spent throttled or waiting for I/O
     if (!state.stopped) {
       if (wait === 0) {
         state.immediate = setImmediate(runSlice);
@@ -767,6 +770,7 @@ function emitStats() {
     wall_ms: Math.round(performance.now() - clock.bootWall),
     busy_us: Math.round(clock.busyNs / 1000),
     sleep_us: Math.round(clock.sleepNs / 1000),
+    run_wall_ms: Math.round(clock.runWallMs), // wall time spent emulating (not throttled, not waiting)
     boots,
   });
 }
