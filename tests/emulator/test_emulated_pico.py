@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import serial
 from picomic.emulator.board import EmulatedBoard
-from picomic.signals import MicOptions, mic_words, parse_signal, settle_words
+from picomic.sim.signals import MicOptions, mic_words, parse_signal, settle_words
 
 from .conftest import VERSIONS, mpremote
 
@@ -105,9 +105,10 @@ def read_samples(board: EmulatedBoard) -> np.ndarray:
 
 
 def align(got: np.ndarray, expected: np.ndarray, max_lead: int = 16) -> int:
-    """Leading zeros the mic drives while it measures the clock rate; the rest must match exactly."""
+    """Leading zeros the mic drives while it measures the clock rate (those frames are clocked, so the signal
+    keeps its place: frame i of the clock is word i of the stream); the rest must match exactly."""
     for lead in range(max_lead):
-        if np.array_equal(got[lead:], expected[: len(got) - lead]) and not got[:lead].any():
+        if np.array_equal(got[lead:], expected[lead : len(got)]) and not got[:lead].any():
             return lead
     raise AssertionError(f"samples do not match the signal (first {got[:6]}, expected {expected[:6]})")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType, ModuleType
 
-from picomic.cli import bench, devices, doctor, flash, listen, record, sim, transcribe
+from picomic.cli import bench, devices, doctor, emulator, flash, listen, record, sim, transcribe
 from picomic.cli.common import flag_hint
 from picomic.errors import PicomicError
 from picomic.version import __version__
@@ -40,6 +40,7 @@ COMMANDS = (
     CommandSpec("flash", flash),
     CommandSpec("doctor", doctor),
     CommandSpec("bench", bench),
+    CommandSpec("emulator", emulator),
 )
 """Every command, in the order `picomic --help` lists them."""
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 from collections.abc import Callable, Iterator
 
+from picomic.emulator.board import EmulatedBoard
+from picomic.emulator.firmware import ensure_firmware
 from picomic.errors import ConfigError, ModelError, PicomicError
 from picomic.link.handshake import StartSettings
 from picomic.link.source import SerialSource
@@ -106,6 +109,7 @@ def add_source_arguments(p: argparse.ArgumentParser, *, default_sim: str | None 
     stream.add_argument("--gain", type=int, default=0, help="digital gain as a left shift in bits, 0..8 [0]")
     stream.add_argument("--bits", type=int, choices=(16, 24), default=16, help="sample width on the wire [16]")
     add_fault_arguments(p)
+    add_emulator_arguments(p)
 
 
 def add_speech_arguments(p: argparse.ArgumentParser) -> None:
@@ -140,6 +144,18 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--mic-fault", metavar="F", help="stuck-low | stuck-high | wrong-slot | clip | dc:0.05 (DC fraction)"
     )
+
+
+def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--emulated`: the simulated board is the real MicroPython rp2 UF2 in rp2040js (picomic.emulator)."""
+    g = parser.add_argument_group("emulated Pico (the real MicroPython rp2 firmware in rp2040js)")
+    g.add_argument("--emulated", action="store_true", help="run the simulated board as an emulated RP2040 "
+                   "with your MicroPython UF2 (first: picomic emulator install)")  # fmt: skip
+    g.add_argument("--uf2", metavar="FILE", default=os.environ.get("PICOMIC_UF2"),
+                   help="MicroPython UF2 for RPI_PICO (the file you flash on a Pico) [$PICOMIC_UF2]")  # fmt: skip
+    g.add_argument("--bootrom", metavar="FILE", default=os.environ.get("PICOMIC_BOOTROM"),
+                   help="RP2040 B1 bootrom image, 16 KiB [$PICOMIC_BOOTROM]")  # fmt: skip
+    g.add_argument("--fresh", action="store_true", help="start the emulated Pico from a blank flash")
 
 
 def start_settings(args: argparse.Namespace, **extra: int) -> StartSettings:
@@ -179,11 +195,41 @@ def sim_board(
     )
 
 
+def emulated_board(
+    args: argparse.Namespace, signal: str | None = None, on_replug: Callable[[str], None] | None = None
+) -> EmulatedBoard:
+    """An EmulatedBoard from `--uf2`/`--bootrom` and the signal options (wire faults are the unix-port
+    simulated board's; the emulated cable has none)."""
+    for name in ("ber", "drop_bytes", "unplug_at", "overrun_at", "drift_ppm"):
+        if getattr(args, name, None):
+            raise ConfigError(f"--{name.replace('_', '-')} is a fault of the unix-port simulated board; "
+                              "drop --emulated to use it")  # fmt: skip
+    if not args.uf2 or not args.bootrom:
+        raise ConfigError(
+            "--emulated needs --uf2 FILE (MicroPython for RPI_PICO, from micropython.org/download/RPI_PICO) and "
+            "--bootrom FILE (the RP2040 B1 bootrom: built from raspberrypi/pico-bootrom; rp2040js's demo has a copy)"
+        )
+    return EmulatedBoard(
+        args.uf2,
+        args.bootrom,
+        signal if signal is not None else getattr(args, "signal", None),
+        mic_fault=args.mic_fault,
+        loop=getattr(args, "loop", False),
+        duration_s=getattr(args, "duration", None),
+        noise_floor_dbfs=getattr(args, "noise_floor", None),
+        seed=getattr(args, "seed", None),
+        fresh=getattr(args, "fresh", False),
+        on_replug=on_replug,
+    )
+
+
 def check_source_args(args: argparse.Namespace) -> None:
     """Validate stream settings and simulator options (signal, faults) before any model loads or board
     starts, so a typo fails in a fraction of a second. Builds the SimBoard object without starting it."""
     start_settings(args)
-    if args.sim is not None:
+    if args.sim is not None and getattr(args, "emulated", False):
+        emulated_board(args, signal=sim_signal(args))
+    elif args.sim is not None:
         sim_board(args, signal=sim_signal(args))
 
 
@@ -195,6 +241,11 @@ def board_port(args: argparse.Namespace, loop: bool = False) -> Iterator[str]:
         return
     if loop:
         args.loop = True  # the reader wants as much as it likes: a short file repeats
+    if getattr(args, "emulated", False):
+        with emulated_board(args, signal=sim_signal(args)) as emulated:
+            ensure_firmware(emulated.port)
+            yield emulated.port
+        return
     with sim_board(args, signal=sim_signal(args)) as board:
         yield board.port
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from picomic.cli.common import DEMO_SIGNAL, add_fault_arguments, board_port, start_settings
+from picomic.cli.common import DEMO_SIGNAL, add_emulator_arguments, add_fault_arguments, board_port, start_settings
 from picomic.diagnose.capture import capture, report_json, report_text
 from picomic.diagnose.checks import INMP441_NOISE_DBFS, diagnose
 from picomic.errors import ConfigError
@@ -58,3 +58,4 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --sim: the simulated mic's self-noise, dBFS or 'off' [-87: INMP441]")  # fmt: skip
     p.add_argument("--seed", type=int, help="with --sim: seed for the mic noise and wire faults")
     add_fault_arguments(p)
+    add_emulator_arguments(p)

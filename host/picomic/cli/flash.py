@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from picomic.deploy.boardfs import BoardState, inspect, reset_and_handshake, stop_stream
+from picomic.deploy.boardfs import BoardState, inspect, stop_stream
 from picomic.deploy.build import build_firmware, known_boards
 from picomic.deploy.flash import (
-    apply,
     choose_board,
     describe,
-    flashed,
+    install,
     make_plan,
     remove,
     remove_steps,
     resolve_port,
     restart,
-    verify,
 )
 
 HELP = "install (or --remove) the picomic firmware on a MicroPython board"
@@ -46,17 +44,12 @@ def run(args: argparse.Namespace) -> int:
     state = inspect(port)
     if args.remove:
         return _remove(port, state, args.dry_run)
-    board = choose_board(args.board, state)
-    plan = make_plan(build_firmware(board=board, source=args.source, sys_mpy=state.sys_mpy), state, port, board)
-    lines = describe(plan, state)
     if args.dry_run:
-        _print(lines + restart(port, state) + ["dry run: no file was changed"])
+        board = choose_board(args.board, state)
+        plan = make_plan(build_firmware(board=board, source=args.source, sys_mpy=state.sys_mpy), state, port, board)
+        _print(describe(plan, state) + restart(port, state) + ["dry run: no file was changed"])
         return 0
-    _print(lines)
-    apply(plan, port)
-    if not plan.noop:
-        verify(port, plan)
-    _print([flashed(reset_and_handshake(port, state.uid), plan)])
+    _print([install(port, state, args.board, args.source, say=lambda line: _print([line]))])
     return 0
 
 

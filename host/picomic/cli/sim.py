@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from picomic.cli.common import add_fault_arguments, sim_board
+from picomic.cli.common import add_emulator_arguments, add_fault_arguments, emulated_board, sim_board
+from picomic.emulator.firmware import ensure_firmware
 from picomic.errors import DeviceError
 from picomic.sim.board import SimBoard
 
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", default="pico", help="board profile (default pico)")
     parser.add_argument("--source", action="store_true", help="run the firmware from .py instead of .mpy")
     add_fault_arguments(parser)
+    add_emulator_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         elif event == "replug":
             print(f"picomic sim: replugged, {board.port} -> {path}", file=sys.stderr, flush=True)
 
+    if args.emulated:
+        return _run_emulated(args, as_json)
     board = sim_board(args, on_replug=lambda path: say("replug", board, path))
     board.start()
     try:
@@ -63,3 +67,30 @@ def _run_until_end(board: SimBoard, as_json: bool) -> int:
         if code is not None:
             tail = board.log().strip().splitlines()[-3:]
             raise DeviceError(f"the simulated board exited with status {code}: {' | '.join(tail) or 'no output'}")
+
+
+def _run_emulated(args: argparse.Namespace, as_json: bool) -> int:
+    """`picomic sim --emulated`: the emulated Pico with picomic's firmware flashed (once per UF2), until Ctrl-C
+    or until its emulator process dies (reported as an error)."""
+
+    def replugged(path: str) -> None:
+        if as_json:
+            print(json.dumps({"event": "replug", "port": board.port, "tty": path}), flush=True)
+        else:
+            print(f"picomic sim: the emulated Pico re-enumerated, {board.port} -> {path}", file=sys.stderr)
+
+    board = emulated_board(args, on_replug=replugged)
+    with board:
+        if ensure_firmware(board.port, getattr(args, "board", None)) and not as_json:
+            print("picomic sim: flashed picomic onto the emulated Pico", file=sys.stderr)
+        if as_json:
+            print(json.dumps({"event": "ready", "port": board.port, "tty": board.tty}), flush=True)
+        else:
+            print(board.port, flush=True)
+            print(f"picomic sim: emulated Pico on {board.tty}; Ctrl-C stops it", file=sys.stderr)
+        try:
+            while board.died is None:
+                board.wait_signal_end(0.2)
+        except KeyboardInterrupt:
+            return 0
+    raise DeviceError(f"the emulated Pico's emulator exited with status {board.died}: {board.log()[-300:]}")

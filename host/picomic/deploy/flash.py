@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +26,9 @@ from picomic.deploy.boardfs import (
     inspect,
     mpremote,
     reboot,
+    reset_and_handshake,
 )
-from picomic.deploy.build import FW_PACKAGE, FirmwareBuild, board_profile, firmware_dir, known_boards
+from picomic.deploy.build import FW_PACKAGE, FirmwareBuild, board_profile, build_firmware, firmware_dir, known_boards
 from picomic.errors import ConfigError, DeviceError, LinkError
 from picomic.link.ports import find_port, list_boards
 
@@ -246,3 +248,18 @@ def resolve_port(port: str, serial_number: str | None, board: str | None, dry_ru
         raise LinkError(f"several boards found: {listing} — choose one by port or serial number",
                         settings=("port", "serial_number"))  # fmt: skip
     return str(boards[0]["port"])
+
+
+def install(
+    port: str, state: BoardState, board: str | None = None, source: bool = False, say: Callable[[str], None] = print
+) -> str:
+    """Flash the firmware onto the board on `port`, read as `state` (plan, copy, verify, reset, handshake);
+    the closing line."""
+    chosen = choose_board(board, state)
+    plan = make_plan(build_firmware(board=chosen, source=source, sys_mpy=state.sys_mpy), state, port, chosen)
+    for line in describe(plan, state):
+        say(line)
+    apply(plan, port)
+    if not plan.noop:
+        verify(port, plan)
+    return flashed(reset_and_handshake(port, state.uid), plan)

@@ -10,14 +10,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from picomic.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent / "rp2040js"
 """The packaged harness: package.json + package-lock.json (rp2040js pinned) + pico.mjs."""
 HARNESS = PACKAGE_DIR / "pico.mjs"
 MIN_NODE = 18
 _NODE_HINT = "install Node.js >= 18 (e.g. `apt-get install nodejs`, or from nodejs.org)"
-_INSTALL_HINT = "the emulated Pico needs rp2040js: run `python -m picomic.emulator.install` (npm ci into your cache)"
+_INSTALL_HINT = "the emulated Pico needs rp2040js: run `picomic emulator install` (npm ci into your cache)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +94,3 @@ def harness(modules_root: Path | None = None) -> Harness:
     if installed != rp2040js_version():
         raise ConfigError(f"{modules} holds rp2040js {installed}, not {rp2040js_version()}: {_INSTALL_HINT}")
     return Harness(node, HARNESS, modules)
-
-
-def main() -> int:
-    """`python -m picomic.emulator.install`: npm ci the pinned rp2040js into the cache, print where."""
-    try:
-        print(install())
-    except ConfigError as exc:
-        print(f"picomic: {exc}")
-        return exc.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

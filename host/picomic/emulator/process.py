@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import DeviceError
-from .install import Harness
+from picomic.emulator.install import Harness
+from picomic.errors import DeviceError
 
 Event = dict[str, Any]
 STOP_WAIT_S = 5.0

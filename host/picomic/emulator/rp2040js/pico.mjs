@@ -388,6 +388,7 @@ class I2SSession {
     this.eof = false;
     this.words = 0;
     this.paused = false;
+    this.owed = 0; // frames clocked (driven as zeros) while the rate was measured: skipped from the stream
   }
 
   measure(now) {
@@ -437,9 +438,22 @@ class I2SSession {
   }
 
   nextPair() {
+    // The mic's stream index 0 is the first clocked frame, as on an INMP441 whose settle counts from clock
+    // start: frames clocked before the words arrive (rate measuring) are taken out of the stream unheard.
+    while (this.owed > 0 && this.chunks.length) {
+      this.take();
+      this.owed -= 1;
+    }
     if (!this.chunks.length) {
+      if (!this.eof) {
+        this.owed += 1;
+      }
       return [0, 0]; // measuring, or the signal ended: drive zeros
     }
+    return this.take();
+  }
+
+  take() {
     const chunk = this.chunks[0];
     const pair = [chunk.readInt32LE(this.offset), chunk.readInt32LE(this.offset + 4)];
     this.offset += 8;
