@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))  # tiers.py: the optional tiers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

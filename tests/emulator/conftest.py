@@ -10,36 +10,7 @@ from pathlib import Path
 
 import pytest
 from picomic.emulator.board import EmulatedBoard
-from picomic.emulator.install import harness
-from picomic.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
-VERSIONS = ("v1.28.0", "v1.26.1", "v1.24.1")
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip when a prerequisite is absent — or fail, when PICOMIC_REQUIRE_TIERS=1 (CI must run this tier)."""
-    if condition:
-        return
-    if os.environ.get("PICOMIC_REQUIRE_TIERS") == "1":
-        pytest.fail(f"required tier missing: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def rp2_dir() -> Path:
-    return Path(os.environ.get("PICOMIC_RP2_DIR") or REPO.parent / "shared" / "rp2")
-
-
-def uf2_path(version: str = "v1.28.0") -> Path:
-    path = rp2_dir() / f"micropython-{version}-RPI_PICO.uf2"
-    require(path.is_file(), f"no MicroPython UF2 at {path} (set PICOMIC_RP2_DIR)")
-    return path
-
-
-def bootrom_path() -> Path:
-    path = rp2_dir() / "rp2040-bootrom-b1.bin"
-    require(path.is_file(), f"no RP2040 bootrom at {path} (set PICOMIC_RP2_DIR)")
-    return path
+from tiers import bootrom_path, require, require_emulator, uf2_path
 
 
 def mpremote() -> str:
@@ -51,10 +22,7 @@ def mpremote() -> str:
 @pytest.fixture
 def emulator_ready() -> None:
     """node and the installed rp2040js are there (`picomic emulator install`)."""
-    try:
-        harness()
-    except ConfigError as exc:
-        require(False, str(exc))
+    require_emulator()
 
 
 @pytest.fixture

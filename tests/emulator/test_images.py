@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from picomic.emulator.uf2 import BOOTROM_B1_SHA256, check_bootrom, image_bytes, read_uf2
 from picomic.errors import ConfigError
-
-from .conftest import bootrom_path, uf2_path
+from tiers import bootrom_path, uf2_path
 
 
 def test_real_uf2_is_accepted() -> None:

@@ -9,11 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
-from hil_support import Target
+import soundfile as sf
+from hil_support import MakeBoard, Target
 from picomic.bus.audiobus import AudioBus
 from picomic.bus.events import Discontinuity, Event
 from picomic.bus.status import PipelineStatus
@@ -21,12 +23,14 @@ from picomic.deploy import boardfs, flash
 from picomic.deploy.build import known_boards
 from picomic.diagnose import capture as doctor
 from picomic.diagnose import checks as diagnosis
+from picomic.diagnose.capture import SLOWEST_CLOCK
 from picomic.errors import LinkError
 from picomic.link.ports import probe_port
 from picomic.link.source import SerialSource, StartSettings
 from picomic.stream.protocol import VERSION
 
 RATE = 16000
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FRAME_MS = 10
 
 
@@ -38,6 +42,7 @@ class Run:
     pcm: list[np.ndarray] = field(default_factory=list)
     seqs: list[tuple[int, int]] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)
+    device_s: list[float] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,11 +65,12 @@ def open_stream(port: str, **kw: object) -> tuple[Run, object]:
 
 
 def collect(run: Run, listener: object, seconds: float, until: object = None) -> None:
-    """Receive for `seconds` (from the first chunk), or until `until()` is true; bounded either way."""
-    deadline = time.monotonic() + seconds + 5.0
-    first: float | None = None
+    """Receive `seconds` of audio on the stream timeline (so an emulated board at half real time delivers as
+    much as a real one), or until `until()` is true; bounded either way."""
+    deadline = time.monotonic() + seconds / SLOWEST_CLOCK + 5.0
+    first: int | None = None
     while time.monotonic() < deadline:
-        if first is not None and time.monotonic() - first >= seconds:
+        if first is not None and run.ends[-1] - first >= seconds * RATE:
             return
         if callable(until) and until():
             return
@@ -72,12 +78,12 @@ def collect(run: Run, listener: object, seconds: float, until: object = None) ->
         if chunk is None:
             assert not run.source.finished, f"the stream ended early: {run.source.error}"
             continue
-        now = time.monotonic()
-        first = first if first is not None else now
+        first = first if first is not None else chunk.stream_sample
         run.pcm.append(chunk.samples)
         run.seqs.append((chunk.epoch, chunk.seq))
-        run.arrivals.append(now)
+        run.arrivals.append(time.monotonic())
         run.ends.append(chunk.stream_sample + len(chunk.samples))
+        run.device_s.append((chunk.device_us + len(chunk.samples) * 1_000_000 // RATE) / 1e6)
 
 
 def mpremote(port: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -141,10 +147,14 @@ def test_stream_has_no_gaps(stream: Run, stream_seconds: float) -> None:
     assert len(seqs) >= stream_seconds * 1000 / FRAME_MS * 0.98
 
 
-def test_stream_rate_within_0_1_percent_of_nominal(stream: Run, stream_seconds: float) -> None:
-    est = diagnosis.estimate_rate(np.asarray(stream.arrivals), np.asarray(stream.ends, np.int64), RATE)
+def test_stream_rate_within_0_1_percent_of_nominal(target: Target, stream: Run, stream_seconds: float) -> None:
+    """Against the host clock — or, on the emulated Pico (about half real time), against its own clock."""
+    emulated = target.kind == "emulated"
+    clock = np.asarray(stream.device_s if emulated else stream.arrivals)
+    est = diagnosis.estimate_rate(clock, np.asarray(stream.ends, np.int64), RATE)
     assert est is not None and est.span_s >= stream_seconds * 0.9
-    assert abs(est.ppm) <= 1000, f"rate {est.rate_hz:.2f} Hz ({est.ppm:+.0f} ppm) against the host clock"
+    where = "the emulated clock" if emulated else "the host clock"
+    assert abs(est.ppm) <= 1000, f"rate {est.rate_hz:.2f} Hz ({est.ppm:+.0f} ppm) against {where}"
 
 
 def test_signal_is_alive(stream: Run) -> None:
@@ -175,8 +185,8 @@ def test_reconnect_after_a_reset_mid_stream(target: Target) -> None:
     """RESET reboots the board under a running stream (USB drops and re-enumerates); the host finds the same
     board again (by its serial number on real hardware), starts a new epoch and the audio goes on."""
     info = probe_port(target.port).get("info")
-    serial = str(info["uid"]) if target.sim is None and isinstance(info, dict) and info.get("uid") else None
-    reboots = target.sim.reboots if target.sim is not None else 0  # the suite shares one simulated board
+    serial = str(info["uid"]) if target.real and isinstance(info, dict) and info.get("uid") else None
+    reboots = target.reboots  # the suite shares one simulated (or emulated) board
     run, listener = open_stream(target.port, serial_number=serial, reconnect=True, reconnect_timeout_s=20.0)
     try:
         collect(run, listener, 1.0)
@@ -185,8 +195,8 @@ def test_reconnect_after_a_reset_mid_stream(target: Target) -> None:
         collect(run, listener, 1.0)
     finally:
         run.source.stop()
-    if target.sim is not None:
-        assert target.sim.reboots == reboots + 1, "machine.reset() did not reboot the simulated board"
+    if not target.real:
+        assert target.reboots == reboots + 1, f"machine.reset() did not reboot the {target.kind} board"
     assert run.status.reconnects == 1
     assert run.seqs[-1][0] == run.seqs[0][0] + 1, "no new epoch after the reconnect"
     assert any(isinstance(e, Discontinuity) and e.reason == "reconnect" for e in run.events)  # type: ignore[attr-defined]
@@ -198,9 +208,39 @@ def test_reconnect_after_a_reset_mid_stream(target: Target) -> None:
 
 def test_doctor_says_healthy(target: Target) -> None:
     cap, info = doctor.capture(target.port, StartSettings(rate_hz=RATE, frame_ms=FRAME_MS), 3.0)
-    diag = diagnosis.diagnose(cap)
+    diag = diagnosis.diagnose(replace(cap, board_clock=target.kind == "emulated"))
     assert diag.healthy(), [f"{f.severity}: {f.message}" for f in diag.findings]
     assert info["fw"] == flash.firmware_version()
+
+
+def _doctor(port: str) -> set[str]:
+    cap, _ = doctor.capture(port, StartSettings(rate_hz=RATE, frame_ms=FRAME_MS), 2.0)
+    return {f.code for f in diagnosis.diagnose(cap).findings if f.severity == "error"}
+
+
+def test_doctor_names_a_stuck_low_sd(make_board: MakeBoard) -> None:
+    assert "no_data" in _doctor(make_board("noise:-40dBFS", mic_fault="stuck-low"))
+
+
+def test_doctor_names_a_wrong_slot_wiring(make_board: MakeBoard) -> None:
+    assert "wrong_slot" in _doctor(make_board("noise:-40dBFS", mic_fault="wrong-slot"))
+
+
+# -------------------------------------------------------------------------------------------- record
+
+
+def test_record_of_a_wav_is_bit_exact(make_board: MakeBoard, tmp_path: Path) -> None:
+    """A WAV through the board's I2S (the simulated INMP441 on the real pins) comes back sample for sample."""
+    src = FIXTURES / "utt1_box.flac"
+    port = make_board(str(src))
+    out = tmp_path / "rec.wav"
+    proc = subprocess.run([sys.executable, "-m", "picomic.cli", "record", str(out), "--port", port, "--seconds",
+                           "4"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got, _ = sf.read(out, dtype="int16")
+    want, _ = sf.read(src, dtype="int16")
+    assert len(got) >= RATE, f"only {len(got)} samples recorded"
+    assert np.array_equal(got, want[: len(got)])
 
 
 # ------------------------------------------------------------------------------------- errors, no board

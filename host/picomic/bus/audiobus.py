@@ -43,6 +43,9 @@ class AudioChunk:
     """Epoch number (each START begins a new one; the first is 0 or 1 depending on the source)."""
     flags: int = 0
     """protocol.Flags of the frame."""
+    device_us: int = 0
+    """The board's own clock (µs, unwrapped) at the first sample: an emulated board's rates are checked
+    against it, since its clock runs slower than the host's."""
     _f32: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def float32(self) -> np.ndarray:

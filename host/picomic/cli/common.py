@@ -234,20 +234,27 @@ def check_source_args(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def board_port(args: argparse.Namespace, loop: bool = False) -> Iterator[str]:
-    """The port to use: `--port`, or that of a simulated board started (and always stopped) here."""
+def open_board(args: argparse.Namespace, loop: bool = False) -> Iterator[tuple[str, SimBoard | EmulatedBoard | None]]:
+    """(port, board): `--port` and None, or a simulated/emulated board started (and always stopped) here."""
     if args.sim is None:
-        yield args.port
+        yield args.port, None
         return
     if loop:
         args.loop = True  # the reader wants as much as it likes: a short file repeats
     if getattr(args, "emulated", False):
         with emulated_board(args, signal=sim_signal(args)) as emulated:
             ensure_firmware(emulated.port)
-            yield emulated.port
+            yield emulated.port, emulated
         return
     with sim_board(args, signal=sim_signal(args)) as board:
-        yield board.port
+        yield board.port, board
+
+
+@contextlib.contextmanager
+def board_port(args: argparse.Namespace, loop: bool = False) -> Iterator[str]:
+    """The port to use: `--port`, or that of a simulated board started (and always stopped) here."""
+    with open_board(args, loop) as (port, _):
+        yield port
 
 
 @contextlib.contextmanager

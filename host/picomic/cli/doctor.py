@@ -8,10 +8,12 @@ cannot be reached at all.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
-from picomic.cli.common import DEMO_SIGNAL, add_emulator_arguments, add_fault_arguments, board_port, start_settings
+from picomic.cli.common import DEMO_SIGNAL, add_emulator_arguments, add_fault_arguments, open_board, start_settings
 from picomic.diagnose.capture import capture, report_json, report_text
 from picomic.diagnose.checks import INMP441_NOISE_DBFS, diagnose
+from picomic.emulator.board import EmulatedBoard
 from picomic.errors import ConfigError
 
 HELP = "check the microphone, its wiring and the USB link; exit 0 when healthy"
@@ -21,10 +23,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.seconds > 0:
         raise ConfigError(f"--seconds must be > 0, got {args.seconds}")
     settings = start_settings(args)  # a bad --rate/--frame-ms/--gain fails before a simulated board starts
-    with board_port(args, loop=True) as port:
+    with open_board(args, loop=True) as (port, board):
         cap, info = capture(port, settings, args.seconds, None if args.sim is not None else args.serial)
+    board_clock = isinstance(board, EmulatedBoard)
+    if board_clock:
+        cap = replace(cap, board_clock=True)
     diag = diagnose(cap)
-    shown = "simulated board" if args.sim is not None else port
+    shown = "emulated Pico" if board_clock else "simulated board" if args.sim is not None else port
     if args.json:
         print(report_json(diag, info, shown, args.strict))
     else:

@@ -26,6 +26,8 @@ from picomic.errors import ConfigError, FrameError
 from picomic.link.source import SerialSource, StartSettings
 
 FIRST_AUDIO_TIMEOUT_S = 3.0
+SLOWEST_CLOCK = 0.25
+"""The slowest board clock the capture waits for, relative to the host's (the emulated Pico runs at ~0.5)."""
 STEREO_SECONDS = 1.0
 
 
@@ -38,13 +40,15 @@ class _Stream:
     arrivals: list[float] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     device_ms: list[float] = field(default_factory=list)
+    device_us: list[int] = field(default_factory=list)
     counters: dict[str, float] = field(default_factory=dict)
     info: dict[str, object] = field(default_factory=dict)
     error: str | None = None
 
 
 def stream(port: str, settings: StartSettings, seconds: float, serial_number: str | None = None) -> _Stream:
-    """Stream `seconds` of audio (counted from the first chunk) and collect it with arrival times.
+    """Stream `seconds` of audio (on the stream timeline, so an emulated board slower than real time still
+    delivers that much; at most SLOWEST_CLOCK times longer in wall time) and collect it with arrival times.
     Handshake failures raise (LinkError, FrameError, DeviceError); a link lost mid-way is recorded."""
     status = PipelineStatus()
     bus = AudioBus(status)
@@ -57,6 +61,7 @@ def stream(port: str, settings: StartSettings, seconds: float, serial_number: st
         source.start()
     out = _Stream(info=dict(source.info))
     deadline = time.monotonic() + FIRST_AUDIO_TIMEOUT_S
+    first_sample = 0
     try:
         while time.monotonic() < deadline:
             chunk = listener.recv(timeout=0.1)
@@ -66,11 +71,15 @@ def stream(port: str, settings: StartSettings, seconds: float, serial_number: st
                 continue
             now = time.monotonic()
             if not out.parts:
-                deadline = now + seconds
+                deadline = now + seconds / SLOWEST_CLOCK
+                first_sample = chunk.stream_sample
             out.parts.append(chunk.samples)
             out.arrivals.append(now)
             out.ends.append(chunk.stream_sample + len(chunk.samples))
             out.device_ms.append(chunk.ts_ms)
+            out.device_us.append(chunk.device_us + len(chunk.samples) * 1_000_000 // settings.rate_hz)
+            if out.ends[-1] - first_sample >= seconds * settings.rate_hz:
+                break
     finally:
         source.stop()
     out.error = str(source.error) if source.error is not None else None
@@ -100,6 +109,7 @@ def capture(
         link_error=mono.error,
         pins=_pins(mono.info),
         device_ms=np.asarray(mono.device_ms, np.float64),
+        device_s=np.asarray(mono.device_us, np.float64) / 1e6,
     )
     return cap, mono.info
 
@@ -132,7 +142,9 @@ def report_text(diag: Diagnosis, info: Mapping[str, object], port: str, strict: 
         f"(INMP441: {m['expected_noise_floor_dbfs']:.0f}), DC {m['dc_percent']:+} %, clipped {m['clip_percent']} %"
     )
     if m["rate_measured_hz"] is not None:
-        yield f"  rate   {m['rate_measured_hz']} Hz ({m['rate_error_ppm']:+} ppm against the host clock)"
+        scale = float(m.get("clock_scale", 1.0))  # type: ignore[arg-type]
+        clock = "the host clock" if scale == 1.0 else f"the emulated clock; emulated ×{scale:.2f}"
+        yield f"  rate   {m['rate_measured_hz']} Hz ({m['rate_error_ppm']:+} ppm against {clock})"
     if "left_rms_dbfs" in m:
         yield f"  slots  left {m['left_rms_dbfs']} dBFS, right {m['right_rms_dbfs']} dBFS (rms)"
     yield (

@@ -91,6 +91,11 @@ class Capture:
     pins: Mapping[str, object] = field(default_factory=dict)
     device_ms: npt.NDArray[np.float64] | None = None
     """Device capture time of each chunk's first sample (AudioChunk.ts_ms), for the timeline check."""
+    device_s: npt.NDArray[np.float64] | None = None
+    """The board's own clock (s) at the end of each chunk (AudioChunk.device_us), for `board_clock`."""
+    board_clock: bool = False
+    """Check the rate against the board's own clock instead of the host's: an emulated Pico runs at about
+    half real time, which is reported as "emulated ×0.5", never as a clock fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +271,7 @@ def check_slots(left: Levels, right: Levels) -> list[Finding]:
     return []
 
 
-def check_rate(est: RateEstimate | None, nominal_hz: int) -> list[Finding]:
+def check_rate(est: RateEstimate | None, nominal_hz: int, clock: str = "the host clock") -> list[Finding]:
     if est is None:
         return [Finding(
             "rate_unmeasured", "info",
@@ -278,7 +283,7 @@ def check_rate(est: RateEstimate | None, nominal_hz: int) -> list[Finding]:
     return [Finding(
         "rate_off", "error",
         f"sample rate {est.rate_hz:.1f} Hz is {est.ppm / 1e4:+.2f} % off the nominal {nominal_hz} Hz "
-        "(measured against the host clock; lost audio also shows here)",
+        f"(measured against {clock}; lost audio also shows here)",
         "the board's clock is off (a different crystal, an overclock in boot.py) or the host is "
         "overloaded; reflash with picomic flash and retry on an idle host",
     )]  # fmt: skip
@@ -368,9 +373,10 @@ def diagnose(cap: Capture) -> Diagnosis:
     if slot:  # the mono stream is dead *because* of the slot: say that, not "SD not connected"
         signal = [f for f in signal if f.code not in ("no_data", "noise_low")]
     findings += slot + signal
-    rate = estimate_rate(cap.arrivals_s, cap.ends, cap.rate_hz) if mono.samples else None
+    clock_s = cap.device_s if cap.board_clock and cap.device_s is not None else cap.arrivals_s
+    rate = estimate_rate(clock_s, cap.ends, cap.rate_hz) if mono.samples else None
     if mono.samples:
-        findings += check_rate(rate, cap.rate_hz)
+        findings += check_rate(rate, cap.rate_hz, "the emulated clock" if cap.board_clock else "the host clock")
     if cap.device_ms is not None:
         missing = audio_missing_ms(cap.device_ms, cap.ends, cap.rate_hz)
         findings += check_timeline(missing, int(cap.counters.get("i2s_overruns", 0)))
@@ -403,6 +409,7 @@ def _measurements(
         "clip_percent": round(lv.clip_fraction * 100, 3),
         "rate_measured_hz": round(rate.rate_hz, 2) if rate else None,
         "rate_error_ppm": round(rate.ppm) if rate else None,
+        "clock_scale": _clock_scale(cap),
     }
     if slots is not None:
         for side, levels in zip(("left", "right"), slots, strict=True):
@@ -411,3 +418,11 @@ def _measurements(
                  "reconnects", "clock_drift_ppm"):  # fmt: skip
         out[name] = cap.counters.get(name, 0)
     return out
+
+
+def _clock_scale(cap: Capture) -> float:
+    """Board clock seconds per host second over the capture (1.0 unless the rate is on the board's clock)."""
+    if not cap.board_clock or cap.device_s is None or len(cap.device_s) < 2:
+        return 1.0
+    host = float(cap.arrivals_s[-1] - cap.arrivals_s[0])
+    return round(float(cap.device_s[-1] - cap.device_s[0]) / host, 3) if host > 0 else 1.0

@@ -34,6 +34,13 @@ REPLUG_TIMEOUT_S = 30.0
 MIN_UNPLUG_S = 0.05
 
 
+def speed(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """Emulated µs per wall µs between two `EmulatedBoard.clock_us()` readings (about 0.45 while streaming):
+    rates of an emulated board are checked against its own clock, reported as "emulated ×0.45"."""
+    wall = after[1] - before[1]
+    return (after[0] - before[0]) / wall if wall > 0 else 1.0
+
+
 def default_flash_path(uf2_sha256: str) -> Path:
     """$XDG_CACHE_HOME/picomic/emulator/<first 12 hex of the UF2's sha256>.flash (else ~/.cache/...)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -217,6 +224,13 @@ class EmulatedBoard:
 
     def stats(self) -> Event | None:
         return self.process.stats() if self.process is not None else None
+
+    def clock_us(self) -> tuple[float, float]:
+        """(emulated µs, the emulator's wall µs) now: two readings give the emulation speed (`speed`)."""
+        stats = self.stats()
+        if stats is None:
+            raise DeviceError("the emulated Pico gave no stats (is it running?)")
+        return float(stats["t_us"]), float(stats["wall_ms"]) * 1000.0
 
     def log(self) -> str:
         """What the harness wrote to stderr (rp2040js warnings, mic socket notes)."""

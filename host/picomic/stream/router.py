@@ -109,7 +109,8 @@ class FrameRouter:
             log.info("the board flagged an I2S overrun at seq %d: audio was lost before it was captured", f.seq)
         end_us = f.ts_us + fr.sample_count * 1_000_000 // rate
         self.clock.observe(end_us, now_ms)
-        chunk = AudioChunk(f.seq, self.clock.to_host_ms(f.ts_us), rate, fr.pcm(), f.stream_sample, f.epoch, fr.flags)
+        host_ms = self.clock.to_host_ms(f.ts_us)
+        chunk = AudioChunk(f.seq, host_ms, rate, fr.pcm(), f.stream_sample, f.epoch, fr.flags, f.ts_us)
         self.bus.publish(chunk)
         return end_us
 

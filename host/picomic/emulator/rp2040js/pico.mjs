@@ -241,23 +241,34 @@ const flashStore = {
 
 // ------------------------------------------------------------------------------ PIO stepping (GAP 1)
 
-/** Replace the free-running setTimeout loop by a simulation-clock alarm stepping what CLKDIV owes. */
+/**
+ * Replace the free-running setTimeout loop by a simulation-clock alarm stepping what CLKDIV owes for the
+ * emulated time that really passed since the last step (an alarm may fire late when the clock jumps; owing by
+ * elapsed time, not by alarm count, keeps the PIO exactly on the emulated clock).
+ */
 function installPioStepping(mcu, onStep) {
   for (const pio of mcu.pio) {
     const owed = [0, 0, 0, 0];
+    const last = { nanos: 0 };
     const alarm = mcu.clock.createAlarm(() => {
       if (pio.stopped) {
         return; // re-armed by the next CTRL write that enables a state machine
       }
-      stepPio(mcu, pio, owed, onStep);
+      stepPio(mcu, pio, owed, last, onStep);
       alarm.schedule(PIO_TICK_NS);
     });
-    pio.run = () => alarm.schedule(PIO_TICK_NS);
+    pio.run = () => {
+      last.nanos = mcu.clock.nanos;
+      alarm.schedule(PIO_TICK_NS);
+    };
   }
 }
 
-function stepPio(mcu, pio, owed, onStep) {
-  const cyclesPerTick = (PIO_TICK_NS * mcu.clkSys) / 1e9;
+function stepPio(mcu, pio, owed, last, onStep) {
+  const now = mcu.clock.nanos;
+  const elapsed = now - last.nanos;
+  last.nanos = now;
+  const cycles = (elapsed * mcu.clkSys) / 1e9;
   let most = 0;
   const steps = [0, 0, 0, 0];
   pio.machines.forEach((sm, i) => {
@@ -266,14 +277,14 @@ function stepPio(mcu, pio, owed, onStep) {
       return;
     }
     const div = (sm.clockDivInt || 65536) + sm.clockDivFrac / 256;
-    owed[i] += cyclesPerTick / div;
+    owed[i] += cycles / div;
     steps[i] = Math.floor(owed[i]);
     owed[i] -= steps[i];
     most = Math.max(most, steps[i]);
   });
-  const t0 = mcu.clock.nanos - PIO_TICK_NS;
+  const t0 = now - elapsed;
   for (let n = 0; n < most; n++) {
-    onStep(t0 + ((n + 1) * PIO_TICK_NS) / most); // the emulated instant of this PIO cycle (for the mic)
+    onStep(t0 + ((n + 1) * elapsed) / most); // the emulated instant of this PIO cycle (for the mic)
     for (let i = 0; i < 4; i++) {
       if (n < steps[i]) {
         pio.machines[i].step();
