@@ -15,8 +15,9 @@ import pytest
 import soundfile
 from picomic.deploy.build import fakes_dir, micropython_exe, sim_dir
 from picomic.sim.board import SimBoard
+from picomic.sim.mic import MicOptions
 from picomic.sim.relay import SignalServer
-from picomic.sim.signals import MicOptions, parse_signal
+from picomic.sim.signals import parse_signal
 
 
 @pytest.fixture

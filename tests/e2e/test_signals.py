@@ -8,20 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 from picomic.errors import ConfigError
-from picomic.sim.signals import (
-    SETTLE_SAMPLES,
-    FileSignal,
-    MicOptions,
-    Noise,
-    Silence,
-    Sine,
-    StreamSignal,
-    dma_bytes,
-    i2s_stream,
-    mic_words,
-    parse_mic_fault,
-    parse_signal,
-)
+from picomic.sim.mic import MicOptions, dma_bytes, i2s_stream, mic_words, parse_mic_fault
+from picomic.sim.signals import SETTLE_SAMPLES, FileSignal, Noise, Silence, Sine, StreamSignal, parse_signal
 
 
 def test_specs_parse():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from picomic.sim.signals import SETTLE_SAMPLES, MicOptions
+from picomic.sim.mic import MicOptions
+from picomic.sim.signals import SETTLE_SAMPLES
 
 MK = """
 import machine, time, sys

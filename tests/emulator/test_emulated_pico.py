@@ -15,7 +15,8 @@ import pytest
 import serial
 import soundfile as sf
 from picomic.emulator.board import EmulatedBoard
-from picomic.sim.signals import MicOptions, mic_words, parse_signal, settle_words
+from picomic.sim.mic import MicOptions, mic_words, settle_words
+from picomic.sim.signals import parse_signal
 from tiers import VERSIONS
 
 from .conftest import mpremote

@@ -29,7 +29,8 @@ LONG_STREAM_S = 60.0
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "tier" in metafunc.fixturenames:
         real = metafunc.config.getoption("--board-port")
-        metafunc.parametrize("tier", ["real"] if real else ["sim", "emulated"], scope="session")
+        tiers = ["real"] if real else ["sim", pytest.param("emulated", marks=pytest.mark.emulated)]
+        metafunc.parametrize("tier", tiers, scope="session")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from picomic.bench import device, faults, host, report, sim, soak, stt, wire
+from picomic.bench import device, emulated, faults, host, report, sim, soak, stt, wire
 from picomic.bench.report import Figure, Result, Target
 from picomic.errors import ConfigError, PicomicError
 
@@ -240,6 +240,13 @@ ENTRIES: list[Entry] = [
         "one hour of audio through the whole pipeline: RSS, leaks, counters",
         soak.run,
         soak.figures(),
+        default=False,
+    ),
+    Entry(
+        "emulated",
+        "the firmware on the real MicroPython rp2 port in the emulated Pico, per START mode (60 emulated s each)",
+        emulated.run,
+        emulated.figures(),
         default=False,
     ),
 ]

@@ -10,6 +10,7 @@ from picomic.cli.common import add_emulator_arguments, add_fault_arguments, emul
 from picomic.emulator.firmware import ensure_firmware
 from picomic.errors import DeviceError
 from picomic.sim.board import SimBoard
+from picomic.sim.registry import registered
 
 HELP = "run a simulated board on a pseudo-terminal (prints its port)"
 
@@ -23,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise-floor", type=float, metavar="DBFS", help="add mic self-noise (INMP441: -87)")
     parser.add_argument("--seed", type=int, help="seed for noise and wire faults (default: random)")
     parser.add_argument("--json", action="store_true", help="print one JSON line per event instead of text")
+    parser.add_argument("--link", metavar="PATH", help="keep a symlink at PATH pointing at the board's port "
+                        "(re-pointed by the next picomic sim, so a host on PATH reconnects)")  # fmt: skip
     parser.add_argument("--board", default="pico", help="board profile (default pico)")
     parser.add_argument("--source", action="store_true", help="run the firmware from .py instead of .mpy")
     add_fault_arguments(parser)
@@ -44,12 +47,13 @@ def run(args: argparse.Namespace) -> int:
     board = sim_board(args, on_replug=lambda path: say("replug", board, path))
     board.start()
     try:
-        if as_json:
-            say("ready", board, board.tty)
-        else:
-            print(board.port, flush=True)
-            print(f"picomic sim: board pid {board.pid} on {board.tty}; Ctrl-C stops it", file=sys.stderr)
-        return _run_until_end(board, as_json)
+        with registered("simulated", board.port, args.signal, args.link):
+            if as_json:
+                say("ready", board, board.tty)
+            else:
+                print(board.port, flush=True)
+                print(f"picomic sim: board pid {board.pid} on {board.tty}; Ctrl-C stops it", file=sys.stderr)
+            return _run_until_end(board, as_json)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -83,14 +87,15 @@ def _run_emulated(args: argparse.Namespace, as_json: bool) -> int:
     with board:
         if ensure_firmware(board.port, getattr(args, "board", None)) and not as_json:
             print("picomic sim: flashed picomic onto the emulated Pico", file=sys.stderr)
-        if as_json:
-            print(json.dumps({"event": "ready", "port": board.port, "tty": board.tty}), flush=True)
-        else:
-            print(board.port, flush=True)
-            print(f"picomic sim: emulated Pico on {board.tty}; Ctrl-C stops it", file=sys.stderr)
         try:
-            while board.died is None:
-                board.wait_signal_end(0.2)
+            with registered("emulated", board.port, args.signal, args.link):
+                if as_json:
+                    print(json.dumps({"event": "ready", "port": board.port, "tty": board.tty}), flush=True)
+                else:
+                    print(board.port, flush=True)
+                    print(f"picomic sim: emulated Pico on {board.tty}; Ctrl-C stops it", file=sys.stderr)
+                while board.died is None:
+                    board.wait_signal_end(0.2)
         except KeyboardInterrupt:
             return 0
     raise DeviceError(f"the emulated Pico's emulator exited with status {board.died}: {board.log()[-300:]}")

@@ -25,8 +25,9 @@ from picomic.emulator.install import Harness, harness
 from picomic.emulator.process import EmulatorProcess, EmulatorSettings, Event
 from picomic.emulator.uf2 import check_bootrom, read_uf2
 from picomic.errors import DeviceError
+from picomic.sim.mic import MicOptions, parse_mic_fault
 from picomic.sim.relay import Relay, SignalServer, WireBoard
-from picomic.sim.signals import MicOptions, Signal, parse_mic_fault, parse_signal
+from picomic.sim.signals import Signal, parse_signal
 
 BOOT_TIMEOUT_S = 30.0
 """Bounded wait for the first USB enumeration (measured: ~0.3 s)."""

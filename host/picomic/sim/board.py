@@ -33,8 +33,9 @@ from typing import BinaryIO
 
 from picomic.deploy.build import board_profile, build_firmware, fakes_dir, micropython_exe, micropython_sys_mpy, sim_dir
 from picomic.errors import ConfigError, DeviceError
+from picomic.sim.mic import MicOptions, parse_mic_fault
 from picomic.sim.relay import Relay, SignalServer
-from picomic.sim.signals import MicOptions, Signal, parse_mic_fault, parse_signal
+from picomic.sim.signals import Signal, parse_signal
 
 RESET_EXIT = 75
 RESET_MARKER = "reset.flag"

@@ -24,7 +24,8 @@ from typing import Protocol
 
 import numpy as np
 
-from picomic.sim.signals import MicOptions, Signal, StreamSignal, i2s_stream
+from picomic.sim.mic import MicOptions, i2s_stream
+from picomic.sim.signals import Signal, StreamSignal
 
 UNPLUG_S = 0.3
 """How long the port stays gone during an unplug."""
