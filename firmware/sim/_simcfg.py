@@ -15,6 +15,7 @@ _DEFAULTS = {
     "mcu": "RP2040",
     "ticks_start_us": 0,
     "frames": -1,
+    "reset_marker": None,
 }
 
 

@@ -9,7 +9,8 @@ import pytest
 import soundfile
 from picomic.errors import ConfigError
 from picomic.sim.mic import MicOptions, dma_bytes, i2s_stream, mic_words, parse_mic_fault
-from picomic.sim.signals import SETTLE_SAMPLES, FileSignal, Noise, Silence, Sine, StreamSignal, parse_signal
+from picomic.sim.signals import FileSignal, Noise, Silence, Sine, StreamSignal, parse_signal
+from picomic.stream.protocol import SETTLE_SAMPLES
 
 
 def test_specs_parse():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from picomic.sim.mic import MicOptions
-from picomic.sim.signals import SETTLE_SAMPLES
+from picomic.stream.protocol import SETTLE_SAMPLES
 
 MK = """
 import machine, time, sys

@@ -28,7 +28,7 @@ from picomic.errors import LinkError, PicomicError
 from picomic.link.handshake import StartSettings, request_info, send_start
 from picomic.link.ports import find_port, open_port, port_of_serial
 from picomic.stream.decoder import DecodedFrame
-from picomic.stream.protocol import GARBAGE_LIMIT_BYTES, encode_command
+from picomic.stream.protocol import GARBAGE_LIMIT_BYTES, SETTLE_SAMPLES, encode_command
 from picomic.stream.router import FrameRouter
 
 __all__ = ["SerialSource", "StartSettings"]
@@ -41,9 +41,6 @@ SILENCE_LIMIT_S = 3.0
 RECONNECT_BACKOFF_S = (0.05, *(0.1,) * 9, 0.2, 0.5, 1.0)
 """Waits between reconnect attempts: every 100 ms for the first second (a replugged board is back fast),
 then backing off to 1 s."""
-DEVICE_SETTLE_SAMPLES = 4096
-"""The firmware discards this many sample frames after START (docs/protocol.md): a new epoch's first sample
-is captured that much later than the START, which the timeline advance after a reconnect includes."""
 STOP_DRAIN_S = 1.0
 
 
@@ -148,7 +145,7 @@ class SerialSource:
             self.decoder.reset_buffer()
             if self.router.last_end_ms is not None:  # a lost span: keep stream time = real time
                 gap_ms = time.monotonic() * 1000.0 - self.router.last_end_ms
-                self._advance = max(0, round(gap_ms * self.settings.rate_hz / 1000.0)) + DEVICE_SETTLE_SAMPLES
+                self._advance = max(0, round(gap_ms * self.settings.rate_hz / 1000.0)) + SETTLE_SAMPLES
                 self.decoder.advance_timeline(self._advance)
             pending = send_start(ser, self.decoder, self.settings)
         except BaseException:

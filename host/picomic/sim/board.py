@@ -168,6 +168,7 @@ class SimBoard:
             "mcu": mcu if mcu in _HEAP else "RP2040",
             "ticks_start_us": 0,
             "reset_marker": str(root / RESET_MARKER),
+            "frames": -1,
         }
         (root / "sim.json").write_text(json.dumps(cfg), encoding="utf-8")
 

@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from picomic.errors import ConfigError
-from picomic.sim.signals import FULL_SCALE_24, I16, I32, SETTLE_SAMPLES, Signal, db_to_gain
+from picomic.sim.signals import FULL_SCALE_24, I16, I32, Signal, db_to_gain
+from picomic.stream.protocol import SETTLE_SAMPLES
 
 MIC_FAULTS = ("stuck-low", "stuck-high", "wrong-slot", "clip", "dc:<fraction>")
 _CLIP_GAIN = 8.0  # --mic-fault clip: +18 dB into a saturating 24-bit converter

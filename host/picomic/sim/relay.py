@@ -26,13 +26,14 @@ import numpy as np
 
 from picomic.sim.mic import MicOptions, i2s_stream
 from picomic.sim.signals import Signal, StreamSignal
+from picomic.stream.protocol import SYNC, VERSION, FrameType
 
 UNPLUG_S = 0.3
 """How long the port stays gone during an unplug."""
 HOST_BUFFER = 4096
 """Bytes the relay holds toward a host that does not read, on top of the kernel's pty buffer (which plays
 the host tty buffer of a real CDC ACM port); beyond that the board sees short writes."""
-_AUDIO_HEAD = b"\xa5\x5a\x01\x01"  # sync, version 1, type AUDIO: the relay notes the first one
+_AUDIO_HEAD = SYNC + bytes((VERSION, FrameType.AUDIO))  # the relay notes the first AUDIO frame header
 
 
 class WireBoard(Protocol):

@@ -32,8 +32,6 @@ from picomic.errors import ConfigError
 I16 = npt.NDArray[np.int16]
 I32 = npt.NDArray[np.int32]
 
-SETTLE_SAMPLES = 4096
-"""INMP441 start-up: 2^18 SCK cycles = 4096 sample frames (64 SCK each) of junk after the clock starts."""
 FULL_SCALE_24 = (1 << 23) - 1
 NOISE_FLOOR_DBFS = -87.0
 """INMP441 datasheet noise floor (the opt-in ``noise_floor`` option)."""

@@ -31,6 +31,11 @@ WRAP = 1 << WRAP_BITS
 """`seq` and `ts_us` are masked to 30 bits on the wire; the receiver unwraps them."""
 WRAP_MASK = WRAP - 1
 MAX_COMMAND_BYTES = 128
+SETTLE_SAMPLES = 4096
+"""INMP441 start-up: 2^18 SCK cycles = 4096 sample frames (64 SCK each) after the clock starts; the firmware
+discards them after START (docs/protocol.md), so an epoch's first sample is captured that much later. The
+firmware (picomic_fw/capture.py) and the simulated board (firmware/sim/machine.py) hold the same number:
+tests/test_shared_constants.py fails when a copy drifts."""
 GARBAGE_LIMIT_BYTES = 65536
 """This many bytes without a valid frame: the other end is not sending picomic frames (the handshake gives up
 early, a running stream treats the link as lost)."""
