@@ -41,3 +41,8 @@ class EdgeSource(Protocol):
     def add_edge_callback(self, callback: EdgeCallback) -> None:
         """Call `callback(edge)` for every edge, in stream order, ending with a `closed` edge."""
         ...
+
+    @property
+    def position16(self) -> int:
+        """16 kHz samples the source has looked at: no edge will refer to audio long before this."""
+        ...

@@ -124,6 +124,7 @@ class SttListener(ConsumerThread):
         self._edges: deque[SpeechEdge] = deque()
         if self._uses_vad:
             self._pre_roll = (vad.pre_roll_ms if vad is not None else DEFAULT_PRE_ROLL_MS) * _MS
+        self._vad = vad
         if vad is not None:
             vad.add_edge_callback(self.on_vad)
         self._inbox = bus.subscribe(name, maxsize)
@@ -256,8 +257,10 @@ class SttListener(ConsumerThread):
                 self.worker.submit(self._job(ring.end, final=False))
         if self._utt is not None or not self._uses_vad:
             ring.trim(self._utt_from)
-        else:  # idle: keep enough for a late start edge plus its pre-roll
-            ring.trim(ring.end - int(s.ring_s * TARGET_RATE_HZ))
+        else:  # idle: keep enough for a late start edge plus its pre-roll — counted from where the VAD is, which
+            # in file mode may run seconds behind this listener (each has its own queue)
+            seen = ring.end if self._vad is None else min(ring.end, self._vad.position16)
+            ring.trim(seen - int(s.ring_s * TARGET_RATE_HZ))
 
     def _finish(self) -> None:
         """End of stream: take the VAD's last edges, finalize what is open, wait for the decodes."""

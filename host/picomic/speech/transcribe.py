@@ -40,7 +40,15 @@ def transcribe_file(
     pcm = read_audio(path)
     s = settings or SttSettings()
     use_vad = s.policy.use_vad if use_vad is None else use_vad
-    s = replace(s, policy=replace(s.policy, speculative=False, partials_interval_ms=None, use_vad=use_vad))
+    # A file arrives faster than real time: the VAD may trail this listener by its queue, and the decodes queue
+    # up behind the last chunk, so the end-of-stream wait grows with the audio (a decode is faster than real time).
+    flush_s = s.policy.flush_timeout_s + len(pcm) / TARGET_RATE_HZ
+    s = replace(
+        s,
+        policy=replace(
+            s.policy, speculative=False, partials_interval_ms=None, use_vad=use_vad, flush_timeout_s=flush_s
+        ),
+    )
     found: list[Transcript] = []
     errors: list[str] = []
 

@@ -233,6 +233,11 @@ class VadListener(ConsumerThread):
         """Audio before each start edge that belongs to the utterance (`settings.pre_roll_ms`)."""
         return self.settings.pre_roll_ms
 
+    @property
+    def position16(self) -> int:
+        """16 kHz samples processed so far (read from other threads: a plain int, updated per block)."""
+        return self._vad.position
+
     def add_edge_callback(self, callback: EdgeCallback) -> None:
         """Call `callback(edge)` for every speech edge (register before `start`)."""
         self._callbacks.append(callback)
