@@ -38,6 +38,8 @@ def transcribe_file(
     `use_vad` None: `settings.policy.use_vad`. Latency is meaningless here and reported as None.
     """
     pcm = read_audio(path)
+    if not len(pcm):
+        return []  # an empty file: nothing to hear, no model to load
     s = settings or SttSettings()
     use_vad = s.policy.use_vad if use_vad is None else use_vad
     s = replace(s, policy=replace(s.policy, speculative=False, partials_interval_ms=None, use_vad=use_vad))
