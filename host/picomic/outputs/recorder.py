@@ -72,7 +72,7 @@ class AudioFile:
         try:
             self._file = writer(str(target), rate_hz, channels)
         except (OSError, sf.LibsndfileError) as exc:
-            raise ConfigError(f"cannot record to {path}: {exc}") from exc
+            raise ConfigError(f"cannot record to {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
     def write_chunk(self, chunk: AudioChunk) -> None:
         """Append a chunk at its stream position; a forward jump is filled with silence."""

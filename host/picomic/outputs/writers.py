@@ -11,7 +11,7 @@ A SIGKILL (or a full disk) can come at any moment, so each file is readable as i
   total-samples field patched in place after every `HEADER_EVERY_S` of audio with the samples of the frames
   found complete on disk (the last frame header in the file's tail gives its frame number). A killed FLAC would
   otherwise say "0 samples, length unknown", which soundfile cannot read; a FLAC cut short by a full disk is
-  patched the same way at close.
+  patched the same way at close. Until it is readable the file is `PATH.part` (see `FlacWriter`).
 """
 
 from __future__ import annotations
@@ -105,17 +105,28 @@ class WavWriter:
 
 
 class FlacWriter:
-    """libsndfile's FLAC writer with the STREAMINFO sample count kept current (see the module docstring)."""
+    """libsndfile's FLAC writer with the STREAMINFO sample count kept current (see the module docstring).
+
+    libsndfile writes nothing until the first samples and a FLAC is only readable once a frame is known to
+    be complete, so the file grows as `PATH.part` and is renamed to PATH (the open file goes on) as soon as it
+    is readable — after two frames (~0.5 s at 16 kHz) — or at close. A kill before that leaves no PATH (an
+    earlier file there stays until it is replaced) and a `PATH.part`; a recording of no samples leaves no file.
+    """
 
     def __init__(self, path: str, rate_hz: int, channels: int = 1) -> None:
         self.path = path
+        self._part: str | None = path + ".part"
         self._file: sf.SoundFile | None = sf.SoundFile(
-            path, "w", samplerate=rate_hz, channels=channels, format="FLAC", subtype="PCM_16"
+            self._part, "w", samplerate=rate_hz, channels=channels, format="FLAC", subtype="PCM_16"
         )
         self._samples = 0
         self._patch_every = max(1, round(HEADER_EVERY_S * rate_hz))
-        self._next_patch = self._patch_every
+        self._next_patch = 0
         self._failed = False
+
+    @property
+    def _current(self) -> str:
+        return self._part or self.path
 
     def write(self, samples: np.ndarray[Any, Any]) -> None:
         assert self._file is not None, "write after close"
@@ -123,18 +134,24 @@ class FlacWriter:
             self._file.write(as_int16(samples))
         except (AssertionError, RuntimeError) as exc:  # soundfile: a short write (libsndfile's write failed)
             self._failed = True
-            raise OutputError(f"cannot write {self.path}: {_disk_reason(self.path, exc)}") from exc
+            raise OutputError(f"cannot write {self.path}: {_disk_reason(self._current, exc)}") from exc
         except OSError:
             self._failed = True
             raise
         self._samples += len(samples)
         if self._samples >= self._next_patch:
-            patch_flac_length(self.path)
-            self._next_patch = self._samples + self._patch_every
+            self._patch()
+
+    def _patch(self) -> None:
+        total = patch_flac_length(self._current)
+        if total and self._part is not None:  # readable now: in place of PATH
+            os.replace(self._part, self.path)
+            self._part = None
+        self._next_patch = self._samples + (self._patch_every if self._part is None else 1024)
 
     def flush(self) -> None:
         if self._file is not None:
-            patch_flac_length(self.path)
+            self._patch()
 
     def close(self) -> None:
         if self._file is None:
@@ -145,7 +162,13 @@ class FlacWriter:
         except (OSError, RuntimeError):
             self._failed = True
         if self._failed:
-            patch_flac_length(self.path)
+            patch_flac_length(self._current)
+        part, self._part = self._part, None
+        if part is not None:
+            if os.path.getsize(part) == 0:  # not one sample came: libsndfile wrote nothing, and there is no
+                os.unlink(part)  # FLAC of 0 samples it reads, so no file (the run's error line says why)
+            else:
+                os.replace(part, self.path)
 
 
 def _disk_reason(path: str, exc: BaseException) -> str:
