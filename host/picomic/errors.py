@@ -45,3 +45,14 @@ class ModelError(PicomicError):
     """The speech model cannot be found or loaded."""
 
     exit_code = 6
+
+
+class OutputError(PicomicError):
+    """An output could not be written (a full disk, a file-size limit, an I/O error, a closed pipe); what was
+    written before it stays readable. `errno` is the OS error number when there is one."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, errno: int | None = None, settings: tuple[str, ...] = ()) -> None:
+        super().__init__(message, settings=settings)
+        self.errno = errno

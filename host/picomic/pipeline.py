@@ -21,6 +21,7 @@ from typing import Protocol
 from picomic.bus.audiobus import AudioBus
 from picomic.bus.events import ErrorEvent, Event, StatusEvent, StreamEnd
 from picomic.bus.status import PipelineStatus
+from picomic.errors import OutputError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class Pipeline:
         self.outputs: list[Output] = []
         self._fatal: BaseException | None = None
         self._lock = threading.Lock()
+        self._phase = "idle"  # idle → starting → streaming → stopping → done
+        self._interrupted = False
 
     def emit(self, event: Event) -> None:
         """Thread-safe, never blocks: hand an event to the caller's loop."""
@@ -80,6 +83,16 @@ class Pipeline:
         with self._lock:
             if self._fatal is None:
                 self._fatal = exc
+
+    def interrupt(self) -> bool:
+        """Ask the run to end as Ctrl-C would; safe from a signal handler (it only sets a flag). True when the
+        run takes it (it is streaming: it stops at its next poll, within 50 ms; or it is already shutting down,
+        which then goes on undisturbed); False when nothing is streaming yet (the caller raises
+        KeyboardInterrupt instead, which the handshake and a model load do stop for)."""
+        if self._phase in ("streaming", "stopping"):
+            self._interrupted = True
+            return True
+        return False
 
     def add_consumer(self, consumer: Consumer) -> None:
         self.consumers.append(consumer)
@@ -92,6 +105,7 @@ class Pipeline:
         for consumer in self.consumers:
             consumer.start()
         started = time.monotonic()
+        self._phase = "starting"
         try:
             source.start()
         except BaseException:
@@ -99,6 +113,7 @@ class Pipeline:
             raise
         reason = "error"
         try:
+            self._phase = "streaming"
             reason = self._loop(started, seconds, tick)
         except KeyboardInterrupt:
             reason = "interrupted"
@@ -119,6 +134,8 @@ class Pipeline:
                 return "seconds"
             if self._fatal is not None:
                 return "error"
+            if self._interrupted:
+                return "interrupted"
             try:
                 event = self.events.get(timeout=0.05)
             except queue.Empty:
@@ -129,12 +146,29 @@ class Pipeline:
                     return "end:" + event.reason
             if tick is not None:
                 tick()
-            for output in self.outputs:
-                output.refresh()
+            self._refresh()
 
     def _dispatch(self, event: Event) -> None:
-        for output in self.outputs:
-            output.on_event(event)
+        for output in list(self.outputs):
+            try:
+                output.on_event(event)
+            except Exception as exc:
+                self._output_failed(output, exc)
+
+    def _refresh(self) -> None:
+        for output in list(self.outputs):
+            try:
+                output.refresh()
+            except Exception as exc:
+                self._output_failed(output, exc)
+
+    def _output_failed(self, output: Output, exc: Exception) -> None:
+        """An output that cannot write (a full disk, a closed pipe) is dropped and its error ends the run."""
+        self.outputs.remove(output)
+        if isinstance(exc, OSError):
+            name = getattr(output, "name", "stdout")
+            exc = OutputError(f"cannot write {name}: {exc.strerror or exc}", errno=exc.errno)
+        self.fail(exc)
 
     def _drain_events(self) -> None:
         while True:
@@ -144,6 +178,7 @@ class Pipeline:
                 return
 
     def _shutdown(self, source: Source, final_status: bool = True) -> None:
+        self._phase = "stopping"
         try:
             source.stop()
         except Exception as exc:  # stopping must not hide what ended the run
@@ -159,3 +194,4 @@ class Pipeline:
         self._drain_events()
         if final_status:
             self._dispatch(StatusEvent(self.status.snapshot()))
+        self._phase = "done"

@@ -7,17 +7,41 @@ on to the library (`run`). This package is the only place that imports argparse 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType, ModuleType
 
-from picomic.cli import bench, devices, doctor, emulator, flash, listen, record, sim, transcribe
-from picomic.cli.common import flag_hint
-from picomic.errors import PicomicError
-from picomic.version import __version__
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Each ends every command the same way: outputs finalised, then exit status 128 + the signal number."""
+_received: list[int] = []
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    """The first stop signal ends a streaming pipeline at its next poll (no exception in the middle of a
+    write), or raises KeyboardInterrupt anywhere else (a handshake, a model load, `picomic sim`). Later ones
+    are noted and ignored, so the shutdown that finalises the files runs undisturbed (SIGKILL is the way out)."""
+    first = not _received
+    _received.append(signum)
+    running = getattr(sys.modules.get("picomic.cli.common"), "RUNNING", ())
+    if any(p.interrupt() for p in running):
+        return
+    if first:
+        raise KeyboardInterrupt
+
+
+for _signum in STOP_SIGNALS:  # before the command modules load: a signal during their imports counts too
+    signal.signal(_signum, _on_stop_signal)
+
+from picomic.cli import bench, devices, doctor, emulator, flash, listen, record, sim, transcribe  # noqa: E402
+from picomic.cli.common import flag_hint  # noqa: E402
+from picomic.errors import OutputError, PicomicError  # noqa: E402
+from picomic.version import __version__  # noqa: E402
 
 log = logging.getLogger("picomic")
 
@@ -66,29 +90,46 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="picomic %(levelname)s %(name)s: %(message)s")
 
 
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status (docs/reliability.md): 0, an error's code (2 config, 3 link,
+    4 frames, 5 device, 6 model, 7 output), or 128 + signal number after SIGINT (130), SIGTERM (143), SIGHUP
+    (129) — whatever the moment the signal came."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     _configure_logging(args.verbose, args.quiet)
-    signal.signal(signal.SIGTERM, _sigterm)
     func: Command = args.func
     try:
-        return func(args)
+        code = func(args)
+    except OutputError as exc:
+        code = _output_failed(exc)
     except PicomicError as exc:
         print(f"picomic: {flag_hint(exc)}", file=sys.stderr)
-        return exc.exit_code
+        code = exc.exit_code
     except KeyboardInterrupt:
-        print("picomic: interrupted", file=sys.stderr)
-        return 130
+        code = 128 + signal.SIGINT
     except BrokenPipeError:
+        code = _output_failed(OutputError("cannot write stdout: Broken pipe", errno=errno.EPIPE))
+    if _received:
+        if code == 0 or code >= 128:
+            print(f"picomic: stopped by {signal.Signals(_received[0]).name}", file=sys.stderr)
+        return 128 + _received[0]
+    return code
+
+
+def _output_failed(exc: OutputError) -> int:
+    """One line and exit 7; a reader that went away (EPIPE on stdout, e.g. `| head`) is a quiet exit 0. stdout
+    is pointed at /dev/null so Python's own last flush of the failed stream stays quiet too."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    if exc.errno == errno.EPIPE:
         return 0
+    print(f"picomic: {exc}", file=sys.stderr)
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ FLAGS = {
 """Library setting name → the flag that sets it (for error advice)."""
 
 
+RUNNING: list[Pipeline] = []
+"""Pipelines streaming from a source opened here: a stop signal asks them to end (`Pipeline.interrupt`)."""
+
+
 def flag_hint(exc: PicomicError) -> str:
     """The error's message, with the flags that set the settings it names."""
     flags = [FLAGS[s] for s in exc.settings if s in FLAGS]
@@ -226,11 +230,11 @@ def emulated_board(
 def check_source_args(args: argparse.Namespace) -> None:
     """Validate stream settings and simulator options (signal, faults) before any model loads or board
     starts, so a typo fails in a fraction of a second. Builds the SimBoard object without starting it."""
-    start_settings(args)
+    start = start_settings(args)
     if args.sim is not None and getattr(args, "emulated", False):
-        emulated_board(args, signal=sim_signal(args))
+        emulated_board(args, signal=sim_signal(args)).signal.check_rate(start.rate_hz)
     elif args.sim is not None:
-        sim_board(args, signal=sim_signal(args))
+        sim_board(args, signal=sim_signal(args)).signal.check_rate(start.rate_hz)
 
 
 @contextlib.contextmanager
@@ -261,21 +265,25 @@ def board_port(args: argparse.Namespace, loop: bool = False) -> Iterator[str]:
 def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[SerialSource]:
     """A SerialSource feeding `pipeline`, on `--port`/`--serial` or on a simulated board."""
     settings = start_settings(args)
-    with board_port(args) as port:
-        serial = None if args.sim is not None else args.serial
-        yield SerialSource(
-            port,
-            serial_number=serial,
-            settings=settings,
-            bus=pipeline.bus,
-            status=pipeline.status,
-            emit=pipeline.emit,
-            on_fatal=pipeline.fail,
-        )
+    RUNNING.append(pipeline)
+    try:
+        with board_port(args) as port:
+            serial = None if args.sim is not None else args.serial
+            yield SerialSource(
+                port,
+                serial_number=serial,
+                settings=settings,
+                bus=pipeline.bus,
+                status=pipeline.status,
+                emit=pipeline.emit,
+                on_fatal=pipeline.fail,
+            )
+    finally:
+        RUNNING.remove(pipeline)
 
 
 def exit_code(result: RunResult) -> int:
-    """1 when the stream ended with an error, else 0."""
+    """1 when the stream ended with an error, else 0 (a stop signal's 128 + N is set by `picomic.cli.main`)."""
     return 1 if result.reason == "error" else 0
 
 

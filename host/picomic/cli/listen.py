@@ -17,7 +17,7 @@ from picomic.cli.common import (
     stt_settings,
     tcp_port,
 )
-from picomic.errors import ConfigError
+from picomic.errors import ConfigError, OutputError
 from picomic.outputs.metrics import MetricsServer
 from picomic.outputs.recorder import JsonlWriter, Recorder, check_output_path
 from picomic.outputs.view import LiveView, Meter, PlainView
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             writers.append(JsonlWriter(args.transcript))
             pipeline.add_output(JsonOutput(writers[-1], TRANSCRIPT_EVENT_TYPES))
         if args.record:
-            pipeline.add_consumer(Recorder(pipeline.bus, args.record, args.rate, 1))
+            pipeline.add_consumer(Recorder(pipeline.bus, args.record, args.rate, 1, on_error=pipeline.fail))
         _add_speech_consumers(args, pipeline)
         if args.json:
             writers.append(JsonlWriter(sys.stdout))
@@ -97,11 +97,22 @@ def run(args: argparse.Namespace) -> int:
         else:
             result = _run_with_view(args, pipeline)
     finally:
-        for writer in writers:
-            writer.close()
         if metrics is not None:
             metrics.close()
+        _close_all(writers)
     return exit_code(result)
+
+
+def _close_all(writers: list[JsonlWriter]) -> None:
+    """Close every writer; the first one that fails (its last flush) is raised after all are closed."""
+    failed: OutputError | None = None
+    for writer in writers:
+        try:
+            writer.close()
+        except OutputError as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 def _run_with_view(args: argparse.Namespace, pipeline: Pipeline) -> RunResult:
@@ -116,4 +127,6 @@ def _run_with_view(args: argparse.Namespace, pipeline: Pipeline) -> RunResult:
 def _start_metrics(args: argparse.Namespace, pipeline: Pipeline) -> MetricsServer | None:
     if args.metrics_port is None:
         return None
-    return MetricsServer(pipeline.status, args.metrics_host, args.metrics_port)
+    server = MetricsServer(pipeline.status, args.metrics_host, args.metrics_port)
+    print(f"picomic: serving metrics on {server.url}", file=sys.stderr, flush=True)
+    return server

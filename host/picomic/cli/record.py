@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.out)
     check_source_args(args)
     pipeline = Pipeline()
-    recorder = Recorder(pipeline.bus, args.out, args.rate, 1)
+    recorder = Recorder(pipeline.bus, args.out, args.rate, 1, on_error=pipeline.fail)
     pipeline.add_consumer(recorder)
     progress = RecordProgress(recorder, args.seconds)
     pipeline.add_output(progress)

@@ -21,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Transcribe a file through the same VAD and STT as the live path."""
+    """Transcribe a file through the same VAD and STT as the live path; exit 0 also when it holds no speech
+    (an empty or silent file: nothing on stdout, `picomic: no speech found in FILE` on stderr)."""
     from picomic.speech.transcribe import transcribe_file
 
     path = Path(args.file)
@@ -33,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
         found = transcribe_file(args.file, stt_settings(args, None))
     for t in found:
         _print_transcript(t, writer)
+    if writer is not None:
+        writer.close()
+    if not found:  # stdout stays empty (no transcript events); the note is for the person reading stderr
+        print(f"picomic: no speech found in {args.file}", file=sys.stderr)
     return 0
 
 

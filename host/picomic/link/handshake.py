@@ -5,12 +5,13 @@ Everything here is synchronous and short; `picomic.link.source.SerialSource` run
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from picomic.errors import DeviceError, FrameError
+from picomic.errors import DeviceError, FrameError, LinkError
 from picomic.stream.decoder import DecodedFrame, Decoder
 from picomic.stream.protocol import (
     GARBAGE_LIMIT_BYTES,
@@ -100,9 +101,26 @@ def _drain(ser: Any, quiet_s: float = 0.1, limit_s: float = 1.0) -> None:
             quiet_until = time.monotonic() + quiet_s
 
 
+@contextlib.contextmanager
+def link_io(path: str, step: str) -> Iterator[None]:
+    """The port's I/O errors (the board went away: an unplug, a simulated board that exited, a closed pty)
+    as one LinkError, which SerialSource's reconnect handles like any other lost link."""
+    try:
+        yield
+    except OSError as exc:  # pyserial's SerialException is an OSError too
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise LinkError(f"lost the board on {path} during {step}: {reason} — is it still plugged in?") from None
+
+
 def request_info(ser: Any, path: str, *, allow_repl_reset: bool = True) -> dict[str, object]:
     """STOP (a no-op when idle) then INFO; the INFO dict. A MicroPython REPL instead of the firmware gets
-    Ctrl-C, Ctrl-B, Ctrl-D (soft reset runs main.py) and one more try (DECISIONS 1)."""
+    Ctrl-C, Ctrl-B, Ctrl-D (soft reset runs main.py) and one more try (DECISIONS 1). LinkError when the port
+    fails (the board went away)."""
+    with link_io(path, "the handshake"):
+        return _request_info(ser, path, allow_repl_reset)
+
+
+def _request_info(ser: Any, path: str, allow_repl_reset: bool) -> dict[str, object]:
     repl_reset = not allow_repl_reset
     for _attempt in range(INFO_ATTEMPTS):
         ser.reset_input_buffer()
@@ -158,7 +176,12 @@ def _start_answer(f: DecodedFrame) -> bool:
 
 def send_start(ser: Any, dec: Decoder, settings: StartSettings) -> list[DecodedFrame]:
     """START; wait for its STATUS reply; return the frames that followed it (first audio). DeviceError if
-    the board refuses, with its message."""
+    the board refuses, with its message; LinkError when the port fails (the board went away)."""
+    with link_io(str(getattr(ser, "port", None) or "the port"), "START"):
+        return _send_start(ser, dec, settings)
+
+
+def _send_start(ser: Any, dec: Decoder, settings: StartSettings) -> list[DecodedFrame]:
     dec.expect_epoch()
     ser.write(settings.command())
     raw = bytearray()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -74,8 +75,17 @@ def open_error(path: str, exc: BaseException) -> LinkError:
     return LinkError(f"cannot open {path}: {exc}")
 
 
+_TERMINALS = re.compile(r"^/dev/(tty|console|ptmx|tty\d+|vcs\w*)$")
+"""Terminals that are never a board: opening one would send STOP/INFO to the user's own screen."""
+
+
 def open_port(path: str, factory: Callable[..., Any] = serial.Serial) -> Any:
     """Open `path` like a board (raw mode, exclusive, short read timeout); LinkError on failure."""
+    if _TERMINALS.match(os.path.realpath(path)):
+        raise LinkError(
+            f"{path} is a terminal, not a board's serial port — give the board's port "
+            "(e.g. /dev/ttyACM0; `picomic devices` lists boards)"
+        )
     try:
         return factory(path, baudrate=115200, timeout=READ_TIMEOUT_S, write_timeout=2.0, exclusive=True)
     except (serial.SerialException, OSError) as exc:

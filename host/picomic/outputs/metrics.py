@@ -1,4 +1,4 @@
-"""Prometheus metrics (`--metrics-port N`): PipelineStatus as `picomic_<name>` on 127.0.0.1 by default.
+"""Prometheus metrics (`MetricsServer`; the CLI's `--metrics-port N`): PipelineStatus as `picomic_<name>`.
 
 Counters and gauges are read from `PipelineStatus.snapshot()` at scrape time (one source of truth, no second
 set of counters to keep in step); latency and inference time are histograms fed by the status observer.
@@ -73,7 +73,7 @@ class MetricsServer:
 
     def __init__(self, status: PipelineStatus, host: str = "127.0.0.1", port: int = 9464) -> None:
         if not 0 <= port <= 65535:
-            raise ConfigError(f"--metrics-port {port} is not a TCP port (0..65535)")
+            raise ConfigError(f"{port} is not a TCP port (0..65535)", settings=("metrics_port",))
         self.registry = CollectorRegistry()
         self.registry.register(StatusCollector(status))
         self.delivery_latency = Histogram(
@@ -93,10 +93,18 @@ class MetricsServer:
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
             raise ConfigError(
-                f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; "
-                "choose another --metrics-port (or a local --metrics-host)"
+                f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; choose another port (or a local host)",
+                settings=("metrics_port", "metrics_host"),
             ) from exc
+        self.host = host
         self.port = int(self._server.server_port)
+        """The port bound (the free one the OS chose for port 0)."""
+
+    @property
+    def url(self) -> str:
+        """Where to scrape: ``http://HOST:PORT/metrics`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
 
     def _observe(self, name: str, value: float) -> None:
         if name == "audio_lag_ms":

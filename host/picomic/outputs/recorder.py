@@ -7,9 +7,12 @@ Every path that ends a recording (end of stream, Ctrl-C, an error) closes the fi
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -20,8 +23,9 @@ import soundfile as sf
 from picomic.bus.audiobus import AudioBus, AudioChunk, Listener
 from picomic.bus.consumer import ConsumerThread
 from picomic.errors import ConfigError
+from picomic.outputs.writers import FlacWriter, WavWriter, as_int16, output_error, write_all
 
-_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+_FORMATS = (".wav", ".flac")
 _SILENCE_BLOCK = 16000  # samples of zeros written per call when filling a gap
 RECORDER_QUEUE_CHUNKS = 6000  # one minute of 10 ms chunks: a recorder must not drop
 
@@ -59,22 +63,16 @@ class AudioFile:
         self.gap_samples = 0
         self._origin: int | None = None
         self._raw: IO[bytes] | None = None
-        self._file: sf.SoundFile | None = None
+        self._file: WavWriter | FlacWriter | None = None
         target = check_output_path(path)
         if target is None:
             self._raw = sys.stdout.buffer
             return
+        writer = FlacWriter if target.suffix.lower() == ".flac" else WavWriter
         try:
-            self._file = sf.SoundFile(
-                str(target),
-                "w",
-                samplerate=rate_hz,
-                channels=channels,
-                format=_FORMATS[target.suffix.lower()],
-                subtype="PCM_16",
-            )
+            self._file = writer(str(target), rate_hz, channels)
         except (OSError, sf.LibsndfileError) as exc:
-            raise ConfigError(f"cannot record to {path}: {exc}") from exc
+            raise ConfigError(f"cannot record to {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
     def write_chunk(self, chunk: AudioChunk) -> None:
         """Append a chunk at its stream position; a forward jump is filled with silence."""
@@ -101,33 +99,60 @@ class AudioFile:
             count -= len(part)
 
     def _write(self, samples: np.ndarray[Any, np.dtype[np.int16]]) -> None:
-        if self._file is not None:
-            self._file.write(samples)
-        elif self._raw is not None:
-            self._raw.write(samples.astype("<i2", copy=False).tobytes())
+        try:
+            if self._file is not None:
+                self._file.write(samples)
+            elif self._raw is not None:
+                self._raw.write(as_int16(samples).astype("<i2", copy=False).tobytes())
+        except OSError as exc:  # a full disk, a file-size limit, an I/O error, a closed pipe: one line
+            raise output_error(self._name, exc) from exc
         self.samples_written += len(samples)
 
+    @property
+    def _name(self) -> str:
+        return "stdout" if self.path == "-" else self.path
+
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-        elif self._raw is not None:
-            self._raw.flush()
+        """Headers current and raw output flushed (OutputError when that fails)."""
+        try:
+            if self._file is not None:
+                self._file.flush()
+            elif self._raw is not None:
+                self._raw.flush()
+        except OSError as exc:
+            raise output_error(self._name, exc) from exc
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        elif self._raw is not None:
-            self._raw.flush()
-            self._raw = None
+        """Final headers (what reached the disk stays readable); OutputError when the last write fails."""
+        file, raw = self._file, self._raw
+        self._file = self._raw = None
+        try:
+            if file is not None:
+                file.close()
+            elif raw is not None:
+                raw.flush()
+        except OSError as exc:
+            raise output_error(self._name, exc) from exc
 
 
 class Recorder(ConsumerThread):
-    """Bus listener that writes every chunk to an AudioFile on its own thread."""
+    """Bus listener that writes every chunk to an AudioFile on its own thread.
 
-    def __init__(self, bus: AudioBus, path: str, rate_hz: int, channels: int = 1) -> None:
+    A write error (a full disk, ...) stops the recording at once, closes the file (readable up to the error)
+    and is handed to `on_error` (the pipeline's `fail`, which ends the run) as well as raised by `finish`.
+    """
+
+    def __init__(
+        self,
+        bus: AudioBus,
+        path: str,
+        rate_hz: int,
+        channels: int = 1,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self.file = AudioFile(path, rate_hz, channels)
         self.error: BaseException | None = None
+        self._on_error = on_error
         self._listener: Listener = bus.subscribe("recorder", maxsize=RECORDER_QUEUE_CHUNKS)
         super().__init__("recorder")
 
@@ -136,9 +161,18 @@ class Recorder(ConsumerThread):
             while (chunk := self._listener.recv()) is not None:
                 self.file.write_chunk(chunk)
         except BaseException as exc:  # reported by join(); the file is still closed
-            self.error = exc
+            self._failed(exc)
         finally:
-            self.file.close()
+            try:
+                self.file.close()
+            except Exception as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+            if self._on_error is not None:
+                self._on_error(exc)
 
     def finish(self, timeout: float) -> None:
         """Wait until the bus is closed and drained; the file is closed when this returns."""
@@ -157,28 +191,60 @@ def wall_clock() -> str:
 
 
 class JsonlWriter:
-    """Writes one JSON object per line and flushes it, so a reader (or a crash) sees whole lines only."""
+    """Writes one JSON object per line and flushes it, so a reader (or a crash) sees whole lines only.
 
-    def __init__(self, target: str | IO[str]) -> None:
-        self._own = isinstance(target, str)
+    A file is written a line per `write(2)`; when the disk fills mid-line the file is cut back to the last whole
+    line. Any write error is an OutputError (`cannot write NAME: reason`) once; later writes are dropped.
+    """
+
+    def __init__(self, target: str | IO[str], name: str | None = None) -> None:
+        self.name = name or (target if isinstance(target, str) else "stdout")
+        self._fd: int | None = None
+        self._out: IO[str] | None = None
         if isinstance(target, str):
             try:
-                self._out: IO[str] = open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+                self._fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
             except OSError as exc:
                 raise ConfigError(f"cannot write {target}: {exc.strerror}") from exc
         else:
             self._out = target
+        self._whole = 0  # bytes of whole lines in the file
+        self.failed = False
         self._lock = threading.Lock()
 
     def write(self, obj: dict[str, object]) -> None:
-        line = json.dumps({**obj, "wall": wall_clock()}, separators=(",", ":"), default=str)
+        line = json.dumps({**obj, "wall": wall_clock()}, separators=(",", ":"), default=str) + "\n"
         with self._lock:
-            self._out.write(line + "\n")
+            if self.failed:
+                return
+            try:
+                self._write_line(line)
+            except OSError as exc:
+                self.failed = True
+                raise output_error(self.name, exc) from exc
+
+    def _write_line(self, line: str) -> None:
+        if self._fd is not None:
+            data = line.encode("utf-8")
+            try:
+                write_all(self._fd, data)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._whole)  # no half line at the end
+                raise
+            self._whole += len(data)
+        elif self._out is not None:
+            self._out.write(line)
             self._out.flush()
 
     def close(self) -> None:
         with self._lock:
-            if self._own:
-                self._out.close()
-            else:
-                self._out.flush()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            elif self._out is not None and not self.failed:
+                try:
+                    self._out.flush()
+                except OSError as exc:
+                    self.failed = True
+                    raise output_error(self.name, exc) from exc

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from picomic.audio.files import load_audio
 from picomic.audio.resample import resample_i16
 from picomic.errors import ConfigError
+from picomic.stream.protocol import MAX_RATE_HZ
 
 I16 = npt.NDArray[np.int16]
 I32 = npt.NDArray[np.int32]
@@ -88,6 +89,10 @@ class Signal:
     def _render(self, rate_hz: int, start: int, n: int) -> I16:
         raise NotImplementedError
 
+    def check_rate(self, rate_hz: int) -> None:
+        """ConfigError when the signal cannot be played at the stream rate `rate_hz` (a sine at or above its
+        Nyquist frequency would alias into another tone). Every signal but a sine plays at any rate."""
+
 
 class Silence(Signal):
     name = "silence"
@@ -107,10 +112,21 @@ class Sine(Signal):
         loop: bool = False,
     ) -> None:
         super().__init__(duration_s, loop)
-        if freq_hz <= 0:
-            raise ConfigError(f"sine frequency must be > 0 Hz, got {freq_hz}")
+        if not 0 < freq_hz < MAX_RATE_HZ / 2:  # NaN fails too
+            raise ConfigError(
+                f"sine frequency must be > 0 and below {MAX_RATE_HZ // 2} Hz (half the highest stream rate, "
+                f"{MAX_RATE_HZ} Hz), got {freq_hz:g}"
+            )
         self.freq_hz = freq_hz
         self.amplitude = 32767.0 * db_to_gain(level_dbfs)
+
+    def check_rate(self, rate_hz: int) -> None:
+        if self.freq_hz >= rate_hz / 2:
+            raise ConfigError(
+                f"sine:{self.freq_hz:g} is at or above the Nyquist frequency of a {rate_hz} Hz stream "
+                f"({rate_hz / 2:g} Hz): choose a tone below it or a higher rate",
+                settings=("signal", "rate_hz"),
+            )
 
     def _render(self, rate_hz: int, start: int, n: int) -> I16:
         idx = np.arange(start, start + n, dtype=np.float64)
@@ -153,7 +169,9 @@ class FileSignal(Signal):
         super().__init__(duration_s, loop)
         self.path = Path(path)
         if not self.path.is_file():
-            raise ConfigError(f"signal file {self.path} does not exist; give a WAV/FLAC path, sine:440, noise or -")
+            exists = "is not a regular file" if self.path.exists() else "does not exist"
+            why = "is a folder" if self.path.is_dir() else exists
+            raise ConfigError(f"signal file {self.path} {why}; give a WAV/FLAC file, sine:440, noise or -")
         self.native_rate, self._mono = load_audio(self.path)
         self._cache: dict[int, I16] = {}
 

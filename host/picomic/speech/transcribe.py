@@ -38,6 +38,8 @@ def transcribe_file(
     `use_vad` None: `settings.policy.use_vad`. Latency is meaningless here and reported as None.
     """
     pcm = read_audio(path)
+    if not len(pcm):
+        return []  # an empty file: nothing to hear, no model to load
     s = settings or SttSettings()
     use_vad = s.policy.use_vad if use_vad is None else use_vad
     # A file arrives faster than real time: the VAD may trail this listener by its queue, and the decodes queue
