@@ -14,8 +14,8 @@ Counting rules (exact, see the attribute docstrings):
 - Sequence arithmetic is serial-number arithmetic mod 2^30 with a half range of 2^29 (DECISIONS 39): an audio
   frame behind or equal to the last one (no FIRST flag) is a duplicate, late or replayed frame: dropped and
   counted in `duplicates`, never loss, never an epoch. Ahead by what the elapsed device time (`ts_us`)
-  explains is loss; ahead by more is a `jump`: a discontinuity that adds nothing to `lost_frames` (the
-  timeline advances by the elapsed device time only).
+  explains (or by at most LOSS_WITHOUT_CLOCK_S of audio) is loss; ahead by more is a `jump`: a discontinuity
+  that adds nothing to `lost_frames` (the timeline advances by the elapsed device time only).
 - Only a FIRST flag starts a new epoch (besides the first audio frame seen and the first one after an END or a
   START); the loss it reveals (seq > 0) is at most `MAX_EPOCH_START_LOSS` frames.
 """
@@ -53,6 +53,9 @@ _SYNC0 = SYNC[0]
 _MAX_PLAUSIBLE_VERSION = 15  # a version byte above this is noise, not another protocol
 LOSS_SLACK_FRAMES = 2
 """A seq step may exceed what the elapsed device time explains by this many frames and still be loss."""
+LOSS_WITHOUT_CLOCK_S = 5.0
+"""A seq step spanning at most this much audio is loss even when the device clock does not explain it (a
+simulated board in fast mode makes audio faster than its clock runs); a longer one needs the clock."""
 END_TAIL_SLACK_FRAMES = 64
 """An END may reveal this many lost tail frames beyond what its time explains (it is sent after queued audio)."""
 MAX_EPOCH_START_LOSS = 65535
@@ -301,7 +304,7 @@ class Decoder:
             return self._start_epoch(frame, ts, raw, lost=raw)
         if last is None:  # first audio ever (join mid-stream: unknown loss) or after an END (0..raw-1 lost)
             return self._start_epoch(frame, ts, raw, lost=raw if self._epoch_ended else 0)
-        if step - 1 > self._explained_steps(ts, frame.rate_hz) + LOSS_SLACK_FRAMES:
+        if step > self._loss_limit(ts, frame.rate_hz):
             return self._jump(frame, ts, last + step, step)
         seq = last + step
         lost = step - 1
@@ -328,6 +331,11 @@ class Decoder:
             self._last_seq = None  # the epoch is over: the next audio frame starts a new one
             self._epoch_ended = True
         return DecodedFrame(frame, seq, ts, self.epochs, self._timeline_end, lost)
+
+    def _loss_limit(self, ts: int, rate_hz: int) -> int:
+        """The largest seq step that is still loss (larger: a jump)."""
+        unclocked = int(LOSS_WITHOUT_CLOCK_S * rate_hz) // max(1, self._samples_per_frame)
+        return 1 + max(unclocked, self._explained_steps(ts, rate_hz) + LOSS_SLACK_FRAMES)
 
     def _explained_steps(self, ts: int, rate_hz: int) -> int:
         """Sequence steps beyond one that the device time elapsed since the last audio frame explains."""
