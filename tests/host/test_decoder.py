@@ -186,3 +186,67 @@ def test_an_i2s_overrun_makes_room_on_the_timeline_for_the_lost_audio() -> None:
     )
     assert [f.stream_sample for f in frames] == [0, 160, 320 + 1600, 480 + 1600]
     assert dec.overrun_samples == 1600 and dec.i2s_overruns == 1 and dec.lost_frames == 0
+
+
+def _at(seq: int, ts_seq: int | None = None) -> bytes:
+    """An audio frame (no FIRST) numbered `seq`, captured at the time of frame `ts_seq` (default: seq)."""
+    ts = (seq if ts_seq is None else ts_seq) * 10_000
+    return encode_frame(AUDIO, seq, ts, 16000, 160, bytes(320))
+
+
+def test_a_duplicated_frame_is_dropped_and_counted_not_lost() -> None:
+    # the old rule took a repeated seq for a restart: lost = seq (1500 phantom frames) and a new epoch
+    dec = Decoder()
+    frames = dec.feed(stream(range(1501)) + _at(1500) + _at(1501))
+    assert [f.seq for f in frames][-2:] == [1500, 1501]
+    assert (dec.duplicates, dec.lost_frames, dec.epochs) == (1, 0, 1)
+    assert frames[-1].stream_sample == 1501 * 160 and not frames[-1].new_epoch
+    assert dec.counters()["duplicates"] == 1
+
+
+def test_late_replayed_and_swapped_frames_are_duplicates() -> None:
+    dec = Decoder()
+    data = stream(range(10)) + _at(3) + _at(0) + _at(11) + _at(10) + _at(12)  # replays, then 10 ↔ 11 swapped
+    frames = dec.feed(data)
+    assert [f.seq for f in frames] == [*range(10), 11, 12]
+    assert (dec.duplicates, dec.lost_frames, dec.epochs) == (3, 1, 1)  # the late 10 was counted lost already
+    assert [f.stream_sample for f in frames][-2:] == [11 * 160, 12 * 160]
+
+
+def test_a_jump_the_device_clock_does_not_explain_is_no_loss() -> None:
+    dec = Decoder()
+    frames = dec.feed(stream(range(3)) + _at(1_000_000, ts_seq=3) + _at(1_000_001, ts_seq=4))
+    jump = frames[3]
+    assert jump.jump == 1_000_000 - 3 and jump.lost_before == 0 and not jump.new_epoch
+    assert (dec.lost_frames, dec.jumps, dec.epochs, dec.duplicates) == (0, 1, 1, 0)
+    assert [f.stream_sample for f in frames][3:] == [3 * 160, 4 * 160]  # the clock did not move: no gap
+    assert frames[4].lost_before == 0
+
+
+def test_a_jump_places_the_elapsed_device_time_on_the_timeline() -> None:
+    dec = Decoder()
+    frames = dec.feed(stream(range(3)) + _at(500_000, ts_seq=103))  # 1 s of device time, not 5000 s
+    assert frames[3].stream_sample == 103 * 160 and dec.lost_frames == 0 and dec.jumps == 1
+
+
+def test_a_gap_the_device_clock_explains_is_loss() -> None:
+    dec = Decoder()
+    frames = dec.feed(stream(range(3)) + _at(503))
+    assert frames[3].lost_before == 500 and dec.lost_frames == 500 and dec.jumps == 0
+    assert frames[3].stream_sample == 503 * 160
+
+
+def test_near_the_wrap_the_sequence_unwraps_and_behind_is_still_a_duplicate() -> None:
+    base = (1 << 30) - 3
+    dec = Decoder()
+    data = b"".join(_at(base + i) for i in range(6)) + _at(base + 2) + _at(base + 6)
+    frames = dec.feed(data)
+    assert [f.seq for f in frames] == [base + i for i in range(7)]
+    assert (dec.duplicates, dec.lost_frames, dec.epochs) == (1, 0, 1)
+
+
+def test_a_first_flag_claiming_a_huge_loss_is_bounded() -> None:
+    dec = Decoder()
+    first = encode_frame(AUDIO, 1 << 29, 0, 16000, 160, bytes(320), flags=FIRST)
+    (f,) = dec.feed(first)
+    assert f.new_epoch and dec.lost_frames == 65535 and f.stream_sample == 65535 * 160

@@ -24,6 +24,8 @@ SAMPLE_VALUES: dict[str, object] = {
     "lost_frames": 3,
     "gap_s": 0.03,
     "epoch": 2,
+    "file_s": 12.5,
+    "new_segment": True,
     "message": "board unplugged",
     "fields": {"frames": 10, "listeners": {}},
 }
@@ -33,7 +35,7 @@ REQUIRED_KEYS = {
     "vad": {"event", "t_s"},
     "device": {"fw", "proto", "uid"},
     "error": {"message"},
-    "discontinuity": {"reason", "lost_frames", "gap_s", "epoch"},
+    "discontinuity": {"reason", "lost_frames", "gap_s", "epoch", "file_s", "new_segment"},
     "end": {"reason"},
     "status": {"frames", "listeners"},
 }

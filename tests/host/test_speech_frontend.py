@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import numpy as np
-from picomic.bus.audiobus import AudioChunk
-from picomic.speech.frontend import BRIDGE_GAP_MS, Frontend16k, bridge_gap
+from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, AudioChunk
+from picomic.speech.frontend import Frontend16k, bridge_gap
 
 
-def _chunk(stream_sample: int, n: int = 320, rate_hz: int = 16000, epoch: int = 0) -> AudioChunk:
+def _chunk(stream_sample: int, n: int = 320, rate_hz: int = 16000, epoch: int = 0, segment: int = 0) -> AudioChunk:
     samples = np.full(n, 1000, np.int16)
     samples.flags.writeable = False
-    return AudioChunk(0, 0.0, rate_hz, samples, stream_sample=stream_sample, epoch=epoch)
+    return AudioChunk(0, 0.0, rate_hz, samples, stream_sample=stream_sample, epoch=epoch, segment=segment)
 
 
-def test_bridge_gap_bridges_short_gaps_only() -> None:
-    limit = BRIDGE_GAP_MS * 16
+def test_bridge_gap_bridges_gaps_up_to_the_recorders_bound_only() -> None:
+    limit = int(DEFAULT_MAX_GAP_S * 16000)  # the same bound as the recorder's (DECISIONS 32)
     assert bridge_gap(None, 16000, _chunk(0)) is None
-    assert bridge_gap((0, 320), 16000, _chunk(320)) == 0
-    assert bridge_gap((0, 320), 16000, _chunk(320 + limit)) == limit
-    assert bridge_gap((0, 320), 16000, _chunk(321 + limit)) is None
-    assert bridge_gap((0, 320), 16000, _chunk(0)) is None  # a step back
-    assert bridge_gap((0, 320), 16000, _chunk(320, epoch=1)) is None
-    assert bridge_gap((0, 320), 48000, _chunk(320)) is None
+    assert bridge_gap((0, 0, 320), 16000, _chunk(320)) == 0
+    assert bridge_gap((0, 0, 320), 16000, _chunk(320 + limit)) == limit
+    assert bridge_gap((0, 0, 320), 16000, _chunk(321 + limit)) is None
+    assert bridge_gap((0, 0, 320), 16000, _chunk(320 + 3200), max_gap_s=0.1) is None
+    assert bridge_gap((0, 0, 320), 16000, _chunk(0)) is None  # a step back
+    assert bridge_gap((0, 0, 320), 16000, _chunk(320, epoch=1)) is None
+    assert bridge_gap((0, 0, 320), 16000, _chunk(320, segment=1)) is None  # a new segment: the router's call
+    assert bridge_gap((0, 0, 320), 48000, _chunk(320)) is None
 
 
 def test_first_chunk_restarts_without_tail_and_contiguous_chunks_pass_through() -> None:

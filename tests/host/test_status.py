@@ -13,6 +13,7 @@ DECISIONS_17 = {
     "frames", "bytes", "crc_errors", "resyncs", "lost_frames", "device_dropped", "i2s_overruns",
     "reconnects", "epochs", "audio_lag_ms", "clock_drift_ppm", "inference_time_ms", "stt_backlog_s",
     "dropped_chunks", "listeners",
+    "duplicates", "bad_replies",  # DECISIONS 39 and 33
 }  # fmt: skip
 
 

@@ -188,10 +188,10 @@ def test_listener_resamples_48k_and_reports_samples_at_the_bus_rate() -> None:
 
 
 def test_stream_gap_and_bus_close_end_open_speech() -> None:
-    """Speech cut by a gap ends at the gap; speech cut by the end of stream ends there."""
+    """Speech cut by a gap longer than the gap bound ends at the gap; speech cut by the end of stream ends there."""
     pcm = load_pcm("utt4")
     cut = 2 * RATE_HZ  # mid-sentence
-    gap = 5 * RATE_HZ
+    gap = 6 * RATE_HZ  # longer than DEFAULT_MAX_GAP_S (5 s): a discontinuity, not bridged
     chunks = _chunks(pcm[:cut], RATE_HZ, 320) + _chunks(pcm[:cut], RATE_HZ, 320, offset=cut + gap, seq0=1000)
     events, edges = _run_listener(chunks)
     kinds = [(ev.event, ev.sample) for ev in events if isinstance(ev, VadEvent)]

@@ -24,6 +24,11 @@ from picomic.bus.status import PipelineStatus
 
 _F32_LOCK = threading.Lock()
 
+DEFAULT_MAX_GAP_S = 5.0
+"""Gaps up to this long become silence on the timeline, in recordings and in VAD/STT bridging; a longer one
+is a discontinuity: a new segment, an event, no samples (DECISIONS 32)."""
+MAX_GAP_LIMIT_S = 3600.0
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AudioChunk:
@@ -46,6 +51,9 @@ class AudioChunk:
     device_us: int = 0
     """The board's own clock (µs, unwrapped) at the first sample: an emulated board's rates are checked
     against it, since its clock runs slower than the host's."""
+    segment: int = 0
+    """Recording segment: it changes where the stream jumped by more than the gap bound (`max_gap_s`), so a
+    recording or the speech front end continues without filling the gap (DECISIONS 32)."""
     _f32: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def float32(self) -> np.ndarray:

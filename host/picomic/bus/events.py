@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
+RESERVED_KEYS = frozenset({"type", "wall"})
+"""Keys every JSON event sets itself; a body spliced into an event never overrides them."""
+
 
 class _JsonEvent:
     """Base of the event dataclasses: `to_json()` is `type`, then every field in declaration order (the
@@ -59,9 +62,12 @@ class DeviceInfo(_JsonEvent):
 
     type: ClassVar[str] = "device"
     info: dict[str, object] = field(default_factory=dict)
+    """INFO's typed, bounded fields (`picomic.stream.devicedata`; unknown ones under `extra`)."""
 
     def to_json(self) -> dict[str, object]:
-        return {"type": self.type, **self.info}
+        # the board's fields can never set the event's own keys (DECISIONS 33)
+        fields = {k: v for k, v in self.info.items() if k not in RESERVED_KEYS}
+        return {"type": self.type, **fields}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +76,19 @@ class Discontinuity(_JsonEvent):
 
     type: ClassVar[str] = "discontinuity"
     reason: str
-    """`gap` (seq gap), `epoch` (new START), `unplug` (link lost), `reconnect` (link back)."""
+    """`gap` (seq gap), `jump` (a seq jump the device time does not explain: no loss), `epoch` (a new epoch
+    that starts a new recording segment), `unplug` (link lost), `reconnect` (link back)."""
     lost_frames: int
-    """Frames missing from the timeline (0 when unknown or for a plain new epoch)."""
+    """Frames missing from the timeline (0 when unknown, for a jump or for a plain new epoch)."""
     gap_s: float
     """Seconds by which the stream timeline advanced without audio."""
     epoch: int
+    file_s: float | None = None
+    """Seconds into a recording of the stream where the audio after this discontinuity starts (None when
+    not known here). Stream time and file time agree within a segment."""
+    new_segment: bool = False
+    """The gap is longer than the bound (`max_gap_s`): no silence is written for it; a recording's next
+    segment starts at `file_s`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +115,8 @@ class StatusEvent(_JsonEvent):
     fields: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {"type": self.type, **self.fields}
+        fields = {k: v for k, v in self.fields.items() if k not in RESERVED_KEYS}
+        return {"type": self.type, **fields}
 
 
 Event = VadEvent | Transcript | DeviceInfo | Discontinuity | StreamEnd | ErrorEvent | StatusEvent

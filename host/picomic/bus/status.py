@@ -22,6 +22,8 @@ COUNTERS: tuple[str, ...] = (
     "i2s_overruns",
     "reconnects",
     "epochs",
+    "duplicates",
+    "bad_replies",
 )
 """Monotonic counters (Prometheus `picomic_<name>_total`)."""
 
@@ -63,6 +65,10 @@ class PipelineStatus:
     """Times the link was reopened after an unplug."""
     epochs: int
     """STARTs seen (first frames of an epoch)."""
+    duplicates: int
+    """Audio frames dropped as duplicate, late or replayed (seq behind or equal to the last, no FIRST flag)."""
+    bad_replies: int
+    """INFO/STATUS/END payloads the host refused (not UTF-8 JSON, not an object, too deep or too large)."""
     audio_lag_ms: float
     """Host now − host-clock capture time of the last sample delivered, ms."""
     clock_drift_ppm: float

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from picomic.bus.text import printable
 from picomic.link.ports import list_boards
 from picomic.sim.registry import running
 
@@ -26,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
     if not boards and not simulated:
         print("no board found: plug in a Pico running MicroPython (see README: Flashing), or use --sim")
         return 0
-    for b in boards:
-        fw = b.get("firmware") or "no picomic firmware — run picomic flash"
-        print(f"{b['port']}  serial {b.get('serial_number') or '?'}  {fw}")
+    for b in boards:  # the serial number and the firmware version come from the board: escaped (DECISIONS 33)
+        fw = printable(b["firmware"], 32) if b.get("firmware") else "no picomic firmware — run picomic flash"
+        print(f"{printable(b['port'])}  serial {printable(b.get('serial_number') or '?', 64)}  {fw}")
     for s in simulated:
         link = f" (link {s['link']})" if s.get("link") else ""
         print(f"{s['port']}  {s['kind']} board, pid {s['pid']}, signal {s.get('signal') or '-'}{link}")

@@ -20,6 +20,7 @@ import numpy as np
 
 from picomic.bus.audiobus import AudioBus
 from picomic.bus.status import PipelineStatus
+from picomic.bus.text import printable
 from picomic.deploy.build import board_profile, known_boards
 from picomic.diagnose.checks import Capture, Diagnosis, Samples
 from picomic.errors import ConfigError, FrameError
@@ -134,9 +135,11 @@ def report_json(diag: Diagnosis, info: Mapping[str, object], port: str, strict: 
 
 
 def report_text(diag: Diagnosis, info: Mapping[str, object], port: str, strict: bool) -> Iterator[str]:
+    """The report as terminal lines; every string from the board is escaped (DECISIONS 33)."""
     m = diag.measurements
-    yield (f"picomic doctor: board {info.get('board', '?')} (picomic fw {info.get('fw', '?')}, MicroPython "
-           f"{info.get('mpy', '?')}) on {port}, {m['seconds']} s at {m['rate_nominal_hz']} Hz")  # fmt: skip
+    board, fw, mpy = (printable(info.get(key, "?"), 64) for key in ("board", "fw", "mpy"))
+    yield (f"picomic doctor: board {board} (picomic fw {fw}, MicroPython "
+           f"{mpy}) on {printable(port)}, {m['seconds']} s at {m['rate_nominal_hz']} Hz")  # fmt: skip
     yield (
         f"  level  {m['rms_dbfs']} dBFS rms, peak {m['peak']}, noise floor {m['noise_floor_dbfs']} dBFS "
         f"(INMP441: {m['expected_noise_floor_dbfs']:.0f}), DC {m['dc_percent']:+} %, clipped {m['clip_percent']} %"
@@ -152,8 +155,8 @@ def report_text(diag: Diagnosis, info: Mapping[str, object], port: str, strict: 
         f"{m['i2s_overruns']} I2S overruns, {m['reconnects']} reconnects"
     )
     for f in diag.findings:
-        yield f"{f.severity.upper():8} {f.message}"
-        yield f"{'':8} fix: {f.fix}"
+        yield f"{f.severity.upper():8} {printable(f.message, 1000)}"
+        yield f"{'':8} fix: {printable(f.fix, 1000)}"
     counts = {s: sum(1 for f in diag.findings if f.severity == s) for s in ("error", "warning")}
     verdict = "healthy" if diag.healthy(strict) else "unhealthy"
     yield f"verdict: {verdict} ({counts['error']} error(s), {counts['warning']} warning(s))"

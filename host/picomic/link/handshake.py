@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from picomic.bus.text import printable
 from picomic.errors import DeviceError, FrameError, LinkError
 from picomic.stream.decoder import DecodedFrame, Decoder
 from picomic.stream.protocol import (
@@ -192,5 +193,5 @@ def _send_start(ser: Any, dec: Decoder, settings: StartSettings) -> list[Decoded
         return [reply, *rest]
     body = reply.frame.json()
     if not body.get("ok"):
-        raise DeviceError(f"the board refused START: {body.get('error', 'no reason given')}")
+        raise DeviceError(f"the board refused START: {printable(body.get('error', 'no reason given'))}")
     return rest

@@ -21,7 +21,7 @@ from typing import Any
 
 import serial
 
-from picomic.bus.audiobus import AudioBus
+from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, AudioBus
 from picomic.bus.events import DeviceInfo, Discontinuity, ErrorEvent, Event, StreamEnd
 from picomic.bus.status import PipelineStatus
 from picomic.errors import LinkError, PicomicError
@@ -64,6 +64,7 @@ class SerialSource:
         reconnect: bool = True,
         reconnect_timeout_s: float | None = None,
         port_factory: Callable[..., Any] = serial.Serial,
+        max_gap_s: float = DEFAULT_MAX_GAP_S,
     ) -> None:
         self.settings = settings or StartSettings()
         self.status = status or PipelineStatus()
@@ -75,7 +76,8 @@ class SerialSource:
         self._reconnect = reconnect
         self._reconnect_timeout_s = reconnect_timeout_s
         self._factory = port_factory
-        self.router = FrameRouter(self.bus, self.status, self._emit, frame_ms=self.settings.frame_ms)
+        frame_ms = self.settings.frame_ms
+        self.router = FrameRouter(self.bus, self.status, self._emit, frame_ms=frame_ms, max_gap_s=max_gap_s)
         self.decoder = self.router.decoder
         self.clock = self.router.clock
         self.path: str | None = None

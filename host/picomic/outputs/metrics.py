@@ -26,6 +26,8 @@ _HELP = {
     "i2s_overruns": "frames flagged as following a suspected I2S overrun",
     "reconnects": "times the link was reopened after an unplug",
     "epochs": "STARTs seen",
+    "duplicates": "audio frames dropped as duplicate, late or replayed",
+    "bad_replies": "device replies refused as malformed (not JSON, too deep, too large)",
     "audio_lag_ms": "host now minus host capture time of the last delivered sample (ms)",
     "clock_drift_ppm": "device clock rate relative to the host clock (ppm)",
     "inference_time_ms": "duration of the last model run (ms)",

@@ -1,7 +1,9 @@
 """Sinks: the audio recorder (WAV/FLAC/raw PCM) and the JSON Lines writer.
 
-The recorder is a bus listener on its own thread. File time equals stream time: a span the stream lost (a gap
-in sequence numbers, an unplug) is written as silence, so a transcript's `start_s` points at the right audio.
+The recorder is a bus listener on its own thread. Within a segment file time equals stream time: a span the
+stream lost (a gap in sequence numbers, an unplug) up to the gap bound (`max_gap_s`, DECISIONS 32) is written as
+silence, so a transcript's `start_s` points at the right audio; a longer gap writes nothing and starts a new
+segment (its `discontinuity` event says where: `file_s`).
 Every path that ends a recording (end of stream, Ctrl-C, an error) closes the file, so its header is final.
 """
 
@@ -20,7 +22,7 @@ from typing import IO, Any
 import numpy as np
 import soundfile as sf
 
-from picomic.bus.audiobus import AudioBus, AudioChunk, Listener
+from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, AudioBus, AudioChunk, Listener
 from picomic.bus.consumer import ConsumerThread
 from picomic.errors import ConfigError
 from picomic.outputs.writers import FlacWriter, WavWriter, as_int16, output_error, write_all
@@ -61,7 +63,12 @@ class AudioFile:
         self.channels = channels
         self.samples_written = 0
         self.gap_samples = 0
+        self.max_gap_samples = int(DEFAULT_MAX_GAP_S * rate_hz)
+        """Longest gap written as silence; a longer one (or a new `AudioChunk.segment`) starts a new segment."""
+        self.segments = 1
+        """Segments in the file: stream time and file time agree within one (DECISIONS 40)."""
         self._origin: int | None = None
+        self._segment = 0
         self._raw: IO[bytes] | None = None
         self._file: WavWriter | FlacWriter | None = None
         target = check_output_path(path)
@@ -75,12 +82,18 @@ class AudioFile:
             raise ConfigError(f"cannot record to {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
     def write_chunk(self, chunk: AudioChunk) -> None:
-        """Append a chunk at its stream position; a forward jump is filled with silence."""
+        """Append a chunk at its stream position; a forward jump up to the gap bound is filled with silence,
+        a longer one (or a new segment) continues the file right here."""
         if chunk.sample_rate != self.rate_hz:
             raise ConfigError(f"stream rate changed from {self.rate_hz} to {chunk.sample_rate} Hz mid-recording")
         if self._origin is None:
-            self._origin = chunk.stream_sample
+            self._origin, self._segment = chunk.stream_sample, chunk.segment
         position = chunk.stream_sample - self._origin
+        if chunk.segment != self._segment or position - self.samples_written > self.max_gap_samples:
+            self._origin += position - self.samples_written  # a new segment: no silence for the gap
+            self._segment = chunk.segment
+            self.segments += 1
+            position = self.samples_written
         samples = chunk.samples
         if position > self.samples_written:
             self._write_silence(position - self.samples_written)
@@ -140,6 +153,7 @@ class Recorder(ConsumerThread):
 
     A write error (a full disk, ...) stops the recording at once, closes the file (readable up to the error)
     and is handed to `on_error` (the pipeline's `fail`, which ends the run) as well as raised by `finish`.
+    Gaps up to `max_gap_s` are written as silence; a longer one starts a new segment (DECISIONS 32, 40).
     """
 
     def __init__(
@@ -149,8 +163,11 @@ class Recorder(ConsumerThread):
         rate_hz: int,
         channels: int = 1,
         on_error: Callable[[BaseException], None] | None = None,
+        *,
+        max_gap_s: float = DEFAULT_MAX_GAP_S,
     ) -> None:
         self.file = AudioFile(path, rate_hz, channels)
+        self.file.max_gap_samples = int(max_gap_s * rate_hz)
         self.error: BaseException | None = None
         self._on_error = on_error
         self._listener: Listener = bus.subscribe("recorder", maxsize=RECORDER_QUEUE_CHUNKS)

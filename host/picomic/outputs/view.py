@@ -22,7 +22,8 @@ from rich.text import Text
 
 from picomic.bus.audiobus import AudioBus, AudioChunk
 from picomic.bus.consumer import ConsumerThread
-from picomic.bus.events import StatusEvent, Transcript, VadEvent
+from picomic.bus.events import DeviceInfo, ErrorEvent, StatusEvent, Transcript, VadEvent
+from picomic.bus.text import printable
 
 SPL_AT_0_DBFS = 120.0  # INMP441: -26 dBFS at 94 dB SPL
 FLOOR_DBFS = -100.0
@@ -104,6 +105,9 @@ class ViewState:
     status: dict[str, Any] = field(default_factory=dict)
     frames_per_s: float = 0.0
     message: str = ""
+    """The last problem reported (an error event), escaped for the terminal."""
+    board: str = ""
+    """The board line from its INFO reply, escaped for the terminal (DECISIONS 33)."""
     _status_at: float | None = None
     _frames_at: int = 0
 
@@ -112,6 +116,10 @@ class ViewState:
             self._on_status(event.fields)
         elif isinstance(event, VadEvent):
             self.speaking = event.event == "start"
+        elif isinstance(event, DeviceInfo):
+            self.board = board_line(event.info)
+        elif isinstance(event, ErrorEvent):
+            self.message = printable(event.message, 300)
         elif isinstance(event, Transcript):
             if event.final:
                 self.finals.append(event)
@@ -126,6 +134,12 @@ class ViewState:
             self.frames_per_s = (frames - self._frames_at) / (now - self._status_at)
         self._status_at, self._frames_at = now, frames
         self.status = fields
+
+
+def board_line(info: dict[str, object]) -> str:
+    """`board pico, picomic fw 0.1.0, MicroPython 1.24.0, uid e661…`: every field escaped and cut."""
+    fields = (("board", "board"), ("fw", "picomic fw"), ("mpy", "MicroPython"), ("uid", "uid"))
+    return ", ".join(f"{label} {printable(info[key], 64)}" for key, label in fields if key in info)
 
 
 def meter_bar(reading: MeterReading) -> Text:
@@ -155,7 +169,7 @@ def health_line(state: ViewState) -> str:
     return (
         f"CRC errors {s.get('crc_errors', 0)}  lost {s.get('lost_frames', 0)}  "
         f"device drops {s.get('device_dropped', 0)}  overruns {s.get('i2s_overruns', 0)}  "
-        f"reconnects {s.get('reconnects', 0)}"
+        f"reconnects {s.get('reconnects', 0)}  duplicates {s.get('duplicates', 0)}"
     )
 
 
@@ -166,6 +180,8 @@ def render(state: ViewState, reading: MeterReading) -> Group:
     top.add_row(Text("VAD", style="bold"), vad)
     top.add_row(Text("link", style="bold"), Text(status_line(state, reading)))
     top.add_row(Text("", style="bold"), Text(health_line(state)))
+    if state.board:
+        top.add_row(Text("board", style="bold"), Text(state.board))
     lines: list[Table | Text] = [top, Text("")]
     for t in state.finals:
         lines.append(Text(f"[{t.start_s:7.2f}–{t.end_s:7.2f}] ", style="cyan") + Text(t.text))
@@ -220,7 +236,10 @@ class PlainView:
     def on_event(self, event: object) -> None:
         self.state.on_event(event)
         if isinstance(event, Transcript) and event.final:
-            self._out.write(f"[{event.start_s:7.2f}–{event.end_s:7.2f}] {event.text}\n")
+            self._out.write(f"[{event.start_s:7.2f}–{event.end_s:7.2f}] {printable(event.text, 2000)}\n")
+            self._out.flush()
+        elif isinstance(event, DeviceInfo):
+            self._out.write(f"{self.state.board}\n")
             self._out.flush()
 
     def refresh(self) -> None:

@@ -1,7 +1,7 @@
 """The speech front end: one consumer's bus chunks as a continuous 16 kHz float32 stream.
 
 VAD and STT each own one `Frontend16k` (the resampler keeps filter state per consumer). It resamples the
-bus's shared float32 (`AudioChunk.float32()`, converted once per chunk), bridges short gaps (frames lost on
+bus's shared float32 (`AudioChunk.float32()`, converted once per chunk), bridges gaps up to the bound (frames lost on
 the wire) with silence so positions stay right and speech goes on, and reports every real discontinuity
 (first chunk, a long gap, a new epoch, a rate change, a step back): the 16 kHz timeline restarts there.
 """
@@ -13,20 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from picomic.audio.resample import TARGET_RATE_HZ, Resampler
-from picomic.bus.audiobus import AudioChunk
-
-BRIDGE_GAP_MS = 200
-"""Gaps up to this long (frames lost on the wire) are bridged with silence by the speech listeners."""
+from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, AudioChunk
 
 
-def bridge_gap(expected: tuple[int, int] | None, rate_hz: int, chunk: AudioChunk) -> int | None:
-    """Samples of silence that bridge a short gap before `chunk` in the same epoch and rate (0: contiguous);
-    None when the jump is a real discontinuity (first chunk, new epoch, rate change, a long gap, a step back).
-    `expected` is (epoch, stream sample) just after the previous chunk."""
-    if expected is None or chunk.sample_rate != rate_hz or expected[0] != chunk.epoch:
+def bridge_gap(
+    expected: tuple[int, int, int] | None, rate_hz: int, chunk: AudioChunk, max_gap_s: float = DEFAULT_MAX_GAP_S
+) -> int | None:
+    """Samples of silence that bridge a gap before `chunk` in the same epoch, segment and rate (0: contiguous);
+    None when the jump is a real discontinuity (first chunk, new epoch or recording segment, rate change, a gap
+    longer than `max_gap_s` — the same bound as the recorder's, DECISIONS 32 — or a step back).
+    `expected` is (epoch, segment, stream sample) just after the previous chunk."""
+    if expected is None or chunk.sample_rate != rate_hz or expected[:2] != (chunk.epoch, chunk.segment):
         return None
-    gap = chunk.stream_sample - expected[1]
-    if 0 <= gap <= BRIDGE_GAP_MS * rate_hz // 1000:
+    gap = chunk.stream_sample - expected[2]
+    if 0 <= gap <= int(max_gap_s * rate_hz):
         return gap
     return None
 
@@ -51,7 +51,7 @@ class Frontend16k:
 
     def __init__(self) -> None:
         self._resampler = Resampler(TARGET_RATE_HZ)  # replaced at the first chunk (the stream's rate)
-        self._expected: tuple[int, int] | None = None  # (epoch, next stream_sample)
+        self._expected: tuple[int, int, int] | None = None  # (epoch, segment, next stream_sample)
 
     @property
     def rate_hz(self) -> int:
@@ -68,9 +68,9 @@ class Frontend16k:
             if self._expected is not None:
                 tail = self._resampler.flush()
             self._resampler = Resampler(chunk.sample_rate)
-        elif gap:  # a few frames lost on the wire: silence keeps positions right without ending speech
+        elif gap:  # frames lost on the wire (up to the gap bound): silence keeps positions right without ending speech
             blocks.append(self._resampler.process(np.zeros(gap, np.float32)))
-        self._expected = (chunk.epoch, chunk.stream_sample + chunk.num_samples)
+        self._expected = (chunk.epoch, chunk.segment, chunk.stream_sample + chunk.num_samples)
         blocks.append(self._resampler.process(chunk.float32()))
         return FrontendStep(tuple(blocks), start16, restart, tail)
 

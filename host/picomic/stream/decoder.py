@@ -11,7 +11,13 @@ Counting rules (exact, see the attribute docstrings):
   between frames, a header that fails its check, a CRC failure). Consecutive discards while searching are
   one resync; `skipped_bytes` counts every byte discarded.
 - `lost_frames` comes from sequence gaps only (DECISIONS 5), plus the tail an END frame reveals.
-- A FIRST flag starts a new epoch: a discontinuity, never a gap.
+- Sequence arithmetic is serial-number arithmetic mod 2^30 with a half range of 2^29 (DECISIONS 39): an audio
+  frame behind or equal to the last one (no FIRST flag) is a duplicate, late or replayed frame: dropped and
+  counted in `duplicates`, never loss, never an epoch. Ahead by what the elapsed device time (`ts_us`)
+  explains (or by at most LOSS_WITHOUT_CLOCK_S of audio) is loss; ahead by more is a `jump`: a discontinuity
+  that adds nothing to `lost_frames` (the timeline advances by the elapsed device time only).
+- Only a FIRST flag starts a new epoch (besides the first audio frame seen and the first one after an END or a
+  START); the loss it reveals (seq > 0) is at most `MAX_EPOCH_START_LOSS` frames.
 """
 
 from __future__ import annotations
@@ -45,6 +51,15 @@ _AUDIO = FrameType.AUDIO
 _END = FrameType.END
 _SYNC0 = SYNC[0]
 _MAX_PLAUSIBLE_VERSION = 15  # a version byte above this is noise, not another protocol
+LOSS_SLACK_FRAMES = 2
+"""A seq step may exceed what the elapsed device time explains by this many frames and still be loss."""
+LOSS_WITHOUT_CLOCK_S = 5.0
+"""A seq step spanning at most this much audio is loss even when the device clock does not explain it (a
+simulated board in fast mode makes audio faster than its clock runs); a longer one needs the clock."""
+END_TAIL_SLACK_FRAMES = 64
+"""An END may reveal this many lost tail frames beyond what its time explains (it is sent after queued audio)."""
+MAX_EPOCH_START_LOSS = 65535
+"""Frames an epoch's first frame may say were lost before it (the `dropped` field's range); more is a jump."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,6 +79,8 @@ class DecodedFrame:
     """Audio frames missing just before this one (a seq gap; for END the frames lost at the tail)."""
     new_epoch: bool = False
     """This AUDIO frame starts an epoch (a discontinuity, not a gap)."""
+    jump: int = 0
+    """AUDIO: sequence numbers skipped by a jump the device time does not explain (not counted as lost)."""
 
     @property
     def type(self) -> FrameType:
@@ -105,12 +122,18 @@ class Decoder:
         self.i2s_overruns: int = 0
         """AUDIO frames flagged I2S_OVERRUN."""
         self.epochs: int = 0
-        """Epochs begun (FIRST flags, plus the first audio seen and sequence restarts)."""
+        """Epochs begun (FIRST flags, plus the first audio seen and the first after an END or START)."""
+        self.duplicates: int = 0
+        """Audio frames dropped because their seq was behind or equal to the last one (duplicate, late,
+        replayed), with no FIRST flag."""
+        self.jumps: int = 0
+        """Forward sequence jumps larger than the elapsed device time explains (discontinuities, not loss)."""
         self.bytes_without_frame: int = 0
         """Bytes fed since the last valid frame: large values mean the port talks, but not picomic."""
         self._epoch_seq0 = 0  # unwrapped seq and timeline sample of the epoch's first seen frame
         self._epoch_sample0 = 0
         self._samples_per_frame = 0
+        self._rate_hz = 16000  # the epoch's rate (END frames carry none)
         self._last_seq: int | None = None  # unwrapped seq of the last audio frame in this epoch
         self._last_raw_seq = 0
         self._last_raw_ts: int | None = None
@@ -134,6 +157,7 @@ class Decoder:
             "device_dropped": self.device_dropped,
             "i2s_overruns": self.i2s_overruns,
             "epochs": self.epochs,
+            "duplicates": self.duplicates,
         }
 
     @property
@@ -241,7 +265,9 @@ class Decoder:
             self._in_sync = True
             self.bytes_without_frame = end - self._pos
             frame = Frame(FRAME_TYPES[ftype], seq, ts, rate, samples, dropped, flags, payload)
-            out.append(self._place(frame))
+            placed = self._place(frame)
+            if placed is not None:
+                out.append(placed)
 
     def _seq_step(self, raw: int) -> int:
         """Forward distance (mod 2^30) from the last audio frame's masked seq to `raw`."""
@@ -256,34 +282,30 @@ class Decoder:
         self._last_raw_ts = raw
         return self._ts
 
-    def _place(self, frame: Frame) -> DecodedFrame:
-        """Unwrap counters and put `frame` on the stream timeline; update the counters."""
-        self.frames += 1
-        ts = self._unwrap_ts(frame.ts_us)
+    def _place(self, frame: Frame) -> DecodedFrame | None:
+        """Unwrap counters and put `frame` on the stream timeline; update the counters. None: a duplicate."""
         if frame.type is not _AUDIO:
-            lost = 0
-            seq = self._next_seq(frame.seq)
-            if frame.type is _END and self._last_seq is not None:
-                step = self._seq_step(frame.seq)  # END seq = audio frames of the epoch
-                lost = step - 1 if 0 < step < _HALF_WRAP else 0
-                self.lost_frames += lost
-                self._timeline_end += lost * self._samples_per_frame
-                self._last_seq = None  # the epoch is over: the next audio frame starts a new one
-                self._epoch_ended = True
-            return DecodedFrame(frame, seq, ts, self.epochs, self._timeline_end, lost)
+            self.frames += 1
+            return self._place_reply(frame, self._unwrap_ts(frame.ts_us))
+        raw = frame.seq
+        last = self._last_seq
+        step = self._seq_step(raw)
+        first = frame.flags & _FIRST
+        if last is not None and not first and (step == 0 or step >= _HALF_WRAP):
+            self.duplicates += 1  # behind or equal: duplicate, late or replayed (DECISIONS 39)
+            return None
+        self.frames += 1
         self.audio_frames += 1
         self.device_dropped += frame.dropped
         if frame.flags & _OVERRUN:
             self.i2s_overruns += 1
-        raw = frame.seq
-        last = self._last_seq
-        step = self._seq_step(raw)
-        if frame.flags & _FIRST:  # seq > 0: the device ring dropped the epoch's first frames
+        ts = self._unwrap_ts(frame.ts_us)
+        if first:  # seq > 0: the device ring dropped the epoch's first frames
             return self._start_epoch(frame, ts, raw, lost=raw)
         if last is None:  # first audio ever (join mid-stream: unknown loss) or after an END (0..raw-1 lost)
             return self._start_epoch(frame, ts, raw, lost=raw if self._epoch_ended else 0)
-        if step == 0 or step >= _HALF_WRAP:  # the sequence restarted without a FIRST we could see
-            return self._start_epoch(frame, ts, raw, lost=raw)
+        if step > self._loss_limit(ts, frame.rate_hz):
+            return self._jump(frame, ts, last + step, step)
         seq = last + step
         lost = step - 1
         self.lost_frames += lost
@@ -295,6 +317,46 @@ class Decoder:
         sample = self._epoch_sample0 + (seq - self._epoch_seq0) * self._samples_per_frame
         self._timeline_end = sample + frame.sample_count
         return DecodedFrame(frame, seq, ts, self.epochs, sample, lost)
+
+    def _place_reply(self, frame: Frame, ts: int) -> DecodedFrame:
+        """INFO/STATUS/END: the next audio seq; an END also reveals the frames lost at the epoch's tail."""
+        lost = 0
+        seq = self._next_seq(frame.seq)
+        if frame.type is _END and self._last_seq is not None:
+            step = self._seq_step(frame.seq)  # END seq = audio frames of the epoch
+            explained = self._explained_steps(ts, self._rate_hz) + END_TAIL_SLACK_FRAMES
+            lost = step - 1 if 0 < step < _HALF_WRAP and step - 1 <= explained else 0
+            self.lost_frames += lost
+            self._timeline_end += lost * self._samples_per_frame
+            self._last_seq = None  # the epoch is over: the next audio frame starts a new one
+            self._epoch_ended = True
+        return DecodedFrame(frame, seq, ts, self.epochs, self._timeline_end, lost)
+
+    def _loss_limit(self, ts: int, rate_hz: int) -> int:
+        """The largest seq step that is still loss (larger: a jump)."""
+        unclocked = int(LOSS_WITHOUT_CLOCK_S * rate_hz) // max(1, self._samples_per_frame)
+        return 1 + max(unclocked, self._explained_steps(ts, rate_hz) + LOSS_SLACK_FRAMES)
+
+    def _explained_steps(self, ts: int, rate_hz: int) -> int:
+        """Sequence steps beyond one that the device time elapsed since the last audio frame explains."""
+        frame_us = self._samples_per_frame * 1_000_000 // max(1, rate_hz)
+        if frame_us <= 0:
+            return 0
+        return max(0, (ts - self._last_audio_ts) // frame_us - 1)
+
+    def _jump(self, frame: Frame, ts: int, seq: int, step: int) -> DecodedFrame:
+        """A forward jump the device time does not explain: no loss; the timeline advances by the device
+        time elapsed beyond one frame (0 when the clock did not move) and the epoch is re-based here."""
+        self.jumps += 1
+        rate = frame.rate_hz
+        elapsed_us = ts - self._last_audio_ts - self._samples_per_frame * 1_000_000 // rate
+        sample = self._timeline_end + max(0, elapsed_us * rate // 1_000_000)
+        self._epoch_seq0, self._epoch_sample0 = seq, sample
+        self._last_seq = seq
+        self._last_raw_seq = frame.seq
+        self._last_audio_ts = ts
+        self._timeline_end = sample + frame.sample_count
+        return DecodedFrame(frame, seq, ts, self.epochs, sample, 0, jump=step - 1)
 
     def _overrun_hole(self, frame: Frame, ts: int, step: int) -> int:
         """Samples an I2S overrun lost before capture (no seq was skipped; the device clock jumped ahead):
@@ -313,9 +375,12 @@ class Decoder:
         return self._last_seq + self._seq_step(raw)
 
     def _start_epoch(self, frame: Frame, ts: int, seq: int, lost: int) -> DecodedFrame:
-        """A new epoch: FIRST flag, the first audio frame seen, or a sequence that restarted. `lost` =
-        frames of the new epoch known missing before this one (its seq counts from 0 then)."""
+        """A new epoch: FIRST flag, the first audio frame seen, or the first after an END or START. `lost` =
+        frames of the new epoch known missing before this one (its seq counts from 0 then), at most
+        MAX_EPOCH_START_LOSS (a larger seq is a jump: the rest is not loss)."""
+        lost = min(lost, MAX_EPOCH_START_LOSS)
         self.epochs += 1
+        self._rate_hz = frame.rate_hz
         self.lost_frames += lost
         self._epoch_ended = False
         self._samples_per_frame = frame.sample_count

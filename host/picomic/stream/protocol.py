@@ -7,7 +7,6 @@ streams from the golden vectors in tests/vectors/).
 from __future__ import annotations
 
 import enum
-import json
 import re
 import struct
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from picomic.errors import FrameError
+from picomic.stream.devicedata import parse_device_json
 
 VERSION = 1
 """Protocol version this host speaks."""
@@ -151,16 +151,11 @@ class Frame:
         return arr
 
     def json(self) -> dict[str, object]:
-        """INFO/STATUS/END payload as a dict (FrameError if it is not a UTF-8 JSON object)."""
+        """INFO/STATUS/END payload as typed, bounded fields (`stream.devicedata`: unknown keys under `extra`);
+        FrameError if it is not a UTF-8 JSON object within the limits."""
         if self.type is FrameType.AUDIO:
             raise FrameError("AUDIO frame has no JSON payload")
-        try:
-            value = json.loads(self.payload.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise FrameError(f"{self.type.name} frame payload is not JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise FrameError(f"{self.type.name} frame payload is not a JSON object: {value!r:.60}")
-        return value
+        return parse_device_json(self.type.name, self.payload)
 
 
 def encode_command(name: str, **kwargs: int) -> bytes:
