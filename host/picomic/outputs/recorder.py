@@ -217,12 +217,14 @@ class JsonlWriter:
     def __init__(self, target: str | IO[str], name: str | None = None) -> None:
         self.name = name or (target if isinstance(target, str) else "stdout")
         self._fd: int | None = None
+        self._file: IO[bytes] | None = None
         self._out: IO[str] | None = None
         if isinstance(target, str):
             try:
-                self._fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+                self._file = open(target, "wb", buffering=0)  # noqa: SIM115 - closed in close()
             except OSError as exc:
                 raise ConfigError(f"cannot write {target}: {exc.strerror}") from exc
+            self._fd = self._file.fileno()
         else:
             self._out = target
         self._whole = 0  # bytes of whole lines in the file
@@ -256,9 +258,9 @@ class JsonlWriter:
 
     def close(self) -> None:
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            if self._file is not None:
+                self._file.close()
+                self._file = self._fd = None
             elif self._out is not None and not self.failed:
                 try:
                     self._out.flush()
