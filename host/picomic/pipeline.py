@@ -100,8 +100,17 @@ class Pipeline:
     def add_output(self, output: Output) -> None:
         self.outputs.append(output)
 
-    def run(self, source: Source, *, seconds: float | None = None, tick: Callable[[], None] | None = None) -> RunResult:
-        """Start everything, loop until END / `seconds` / Ctrl-C, then shut down in order."""
+    def run(
+        self,
+        source: Source,
+        *,
+        seconds: float | None = None,
+        tick: Callable[[], None] | None = None,
+        elapsed_s: Callable[[], float] | None = None,
+    ) -> RunResult:
+        """Start everything, loop until END / `seconds` / Ctrl-C, then shut down in order. `elapsed_s` measures
+        `seconds` (default: wall time since start; an emulated board's stream time, since it runs slower than
+        real time — then bounded at SLOWEST_CLOCK of real time)."""
         for consumer in self.consumers:
             consumer.start()
         started = time.monotonic()
@@ -114,7 +123,7 @@ class Pipeline:
         reason = "error"
         try:
             self._phase = "streaming"
-            reason = self._loop(started, seconds, tick)
+            reason = self._loop(started, seconds, tick, elapsed_s)
         except KeyboardInterrupt:
             reason = "interrupted"
         finally:
@@ -123,14 +132,20 @@ class Pipeline:
             raise self._fatal
         return RunResult(reason, time.monotonic() - started)
 
-    def _loop(self, started: float, seconds: float | None, tick: Callable[[], None] | None) -> str:
+    def _loop(
+        self,
+        started: float,
+        seconds: float | None,
+        tick: Callable[[], None] | None,
+        elapsed_s: Callable[[], float] | None,
+    ) -> str:
         next_status = started
         while True:
             now = time.monotonic()
             if now >= next_status:
                 self._dispatch(StatusEvent(self.status.snapshot()))
                 next_status = now + STATUS_EVERY_S
-            if seconds is not None and now - started >= seconds:
+            if seconds is not None and _elapsed(started, now, elapsed_s) >= seconds:
                 return "seconds"
             if self._fatal is not None:
                 return "error"
@@ -195,3 +210,13 @@ class Pipeline:
         if final_status:
             self._dispatch(StatusEvent(self.status.snapshot()))
         self._phase = "done"
+
+
+SLOWEST_CLOCK = 0.25
+"""With a stream clock (`elapsed_s`), `seconds` also ends the run after seconds / SLOWEST_CLOCK of wall time."""
+
+
+def _elapsed(started: float, now: float, elapsed_s: Callable[[], float] | None) -> float:
+    if elapsed_s is None:
+        return now - started
+    return max(elapsed_s(), (now - started) * SLOWEST_CLOCK)

@@ -172,7 +172,7 @@ def test_flash_then_stream_on_each_release(board_factory: Make, version: str, tm
     assert "answers on" in flash.stdout and f"MicroPython {version[1:]}" in flash.stdout, flash.stdout
     out = tmp_path / "sine.wav"
     record = subprocess.run([sys.executable, "-m", "picomic.cli", "record", str(out), "--port", board.port,
-                             "--seconds", "3"], capture_output=True, text=True, timeout=60)  # fmt: skip
+                             "--seconds", "6"], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert record.returncode == 0, record.stderr
     got, rate = sf.read(out, dtype="int16")
     want = parse_signal("sine:440").render(16000, 0, len(got))

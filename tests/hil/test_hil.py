@@ -235,7 +235,7 @@ def test_record_of_a_wav_is_bit_exact(make_board: MakeBoard, tmp_path: Path) -> 
     port = make_board(str(src))
     out = tmp_path / "rec.wav"
     proc = subprocess.run([sys.executable, "-m", "picomic.cli", "record", str(out), "--port", port, "--seconds",
-                           "4"], capture_output=True, text=True, timeout=60)  # fmt: skip
+                           "8"], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     got, _ = sf.read(out, dtype="int16")
     want, _ = sf.read(src, dtype="int16")

@@ -282,6 +282,12 @@ def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[Serial
         RUNNING.remove(pipeline)
 
 
+def run_source(args: argparse.Namespace, pipeline: Pipeline, source: SerialSource) -> RunResult:
+    """`pipeline.run` for `--seconds`: wall time, or stream time on an emulated board (it runs at ~0.4×)."""
+    stream_clock = getattr(args, "emulated", False) and args.sim is not None
+    return pipeline.run(source, seconds=args.seconds, elapsed_s=(lambda: source.stream_s) if stream_clock else None)
+
+
 def exit_code(result: RunResult) -> int:
     """1 when the stream ended with an error, else 0 (a stop signal's 128 + N is set by `picomic.cli.main`)."""
     return 1 if result.reason == "error" else 0

@@ -12,6 +12,7 @@ from picomic.cli.common import (
     check_source_args,
     exit_code,
     open_source,
+    run_source,
     seconds_arg,
     speech_flag_advice,
     stt_settings,
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             writers.append(JsonlWriter(sys.stdout))
             pipeline.add_output(JsonOutput(writers[-1]))
             with open_source(args, pipeline) as source:
-                result = pipeline.run(source, seconds=args.seconds)
+                result = run_source(args, pipeline, source)
         else:
             result = _run_with_view(args, pipeline)
     finally:
@@ -121,7 +122,7 @@ def _run_with_view(args: argparse.Namespace, pipeline: Pipeline) -> RunResult:
     view: LiveView | PlainView = LiveView(meter) if sys.stdout.isatty() else PlainView(meter, sys.stdout)
     pipeline.add_output(view)
     with view, open_source(args, pipeline) as source:
-        return pipeline.run(source, seconds=args.seconds)
+        return run_source(args, pipeline, source)
 
 
 def _start_metrics(args: argparse.Namespace, pipeline: Pipeline) -> MetricsServer | None:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from picomic.bus.events import Event
-from picomic.cli.common import add_source_arguments, check_source_args, exit_code, open_source, seconds_arg
+from picomic.cli.common import add_source_arguments, check_source_args, exit_code, open_source, run_source, seconds_arg
 from picomic.outputs.recorder import Recorder, check_output_path
 from picomic.pipeline import Pipeline, RunResult
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     progress = RecordProgress(recorder, args.seconds)
     pipeline.add_output(progress)
     with open_source(args, pipeline) as source:
-        result = pipeline.run(source, seconds=args.seconds)
+        result = run_source(args, pipeline, source)
     progress.done(result)
     return exit_code(result)
 

@@ -128,6 +128,11 @@ class SerialSource:
             raise LinkError(f"cannot reset the board on {self.path}: the link is down")
 
     @property
+    def stream_s(self) -> float:
+        """Seconds of audio on the stream timeline so far (the board's clock, whatever the host's)."""
+        return self.decoder.timeline_end / self.settings.rate_hz
+
+    @property
     def finished(self) -> bool:
         """The stream is over (END, stop() or a fatal error)."""
         return self._finished.is_set()
