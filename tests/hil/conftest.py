@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hil_support import MakeBoard, Target
 from picomic.emulator.board import EmulatedBoard
-from picomic.emulator.firmware import ensure_firmware
+from picomic.emulator.firmware import ensure_firmware, wait_firmware
 from picomic.errors import PicomicError
 from picomic.link.ports import open_port
 from picomic.sim.board import SimBoard
@@ -61,6 +61,8 @@ def target(request: pytest.FixtureRequest, tier: str) -> Iterator[Target]:
     else:
         board = SimBoard(SIM_SIGNAL, noise_floor_dbfs=-87.0, seed=11)
     board.start()
+    if isinstance(board, EmulatedBoard):
+        assert wait_firmware(board.port), f"the emulated Pico did not answer with picomic: {board.log()[-300:]}"
     try:
         yield Target(board.port, board)
     finally:
@@ -85,6 +87,8 @@ def make_board(target: Target, tmp_path: Path) -> Iterator[MakeBoard]:
             board = SimBoard(signal, mic_fault=mic_fault, seed=5)
         boards.append(board)
         board.start()
+        if isinstance(board, EmulatedBoard):
+            assert wait_firmware(board.port), f"the emulated Pico did not answer with picomic: {board.log()[-300:]}"
         return board.port
 
     if target.real:

@@ -3,11 +3,23 @@ mpremote (plan, copy, verify, reset, handshake) — only when the board does not
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from picomic.deploy.boardfs import inspect, stop_stream
 from picomic.deploy.flash import firmware_version, install
 from picomic.link.ports import probe_port
+
+
+def wait_firmware(port: str, timeout_s: float = 30.0) -> bool:
+    """True once the board on `port` answers INFO with picomic's firmware (a freshly booted emulated Pico takes
+    a moment to import it at ~0.4× real time); False after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if probe_port(port).get("firmware") == firmware_version():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def ensure_firmware(port: str, board: str | None = None, say: Callable[[str], None] = lambda line: None) -> bool:
