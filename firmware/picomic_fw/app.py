@@ -74,7 +74,9 @@ class App:
         self.nearest = chips.round_nearest(sys.implementation.version)
         self.spoll = None  # the stream's poll (made at START)
         self.i2s_on = False  # the I2S's events in spoll are POLLIN (else 0)
-        self.out_on = False  # stdout's events in spoll are POLLOUT (else 0)        self.reset = reset  # machine.reset from the hardware seam (None: RESET is refused)
+        self.probe = False  # a frame just completed: look at the I2S once without waiting
+        self.out_on = False  # stdout's events in spoll are POLLOUT (else 0)
+        self.reset = reset  # machine.reset from the hardware seam (None: RESET is refused)
         self.cap = None
         self.ring = None
         self.streaming = False
@@ -113,10 +115,14 @@ class App:
         rounds = 0
         while rounds < _ROUNDS and self.streaming and cap.frames == frames and (cap.settle or not settling):
             rounds += 1
-            timeout = self._arm(cap, link, cap.due_us(self.now()))
+            due = cap.due_us(self.now())
+            probing = self.probe and due > 0
+            timeout = self._arm(cap, link, due)
             for obj, ev in p.ipoll(timeout):
                 if not self._event(obj, ev):
                     break
+            if probing and cap.frames == frames:
+                self.probe = False  # no backlog: wait for the next frame's time
             if self.streaming and not self.i2s_on:
                 # the wait ended (ran out, or output/input came first): read the frame now if it is due
                 due = cap.due_us(self.now())
@@ -135,9 +141,12 @@ class App:
             self.wdt.feed()
 
     def _arm(self, cap, link, due):
-        # Set the I2S's and stdout's events for the next wait; returns its timeout in ms.
+        # Set the I2S's and stdout's events for the next wait; returns its timeout in ms. Right after a
+        # frame the I2S is asked once without waiting (`probe`): a backlog, or a source faster than the
+        # clock (the simulated board's fast mode), is read at once; otherwise it is left out of the poll
+        # until the frame is due.
         p = self.spoll
-        on = due <= 0
+        on = due <= 0 or self.probe
         if on != self.i2s_on:
             p.modify(cap.i2s, _POLLIN if on else 0)
             self.i2s_on = on
@@ -145,8 +154,10 @@ class App:
         if out != self.out_on:
             p.modify(link.out, _POLLOUT if out else 0)
             self.out_on = out
-        if on:
+        if due <= 0:
             return _WAIT_MAX_MS  # the I2S (or stdout, stdin) wakes the wait
+        if on:
+            return 0
         t = (due + 999) // 1000
         return t if t < _WAIT_MAX_MS else _WAIT_MAX_MS
 
@@ -154,9 +165,11 @@ class App:
         # Handle one poll result; False when streaming ended (stop the ipoll iteration).
         cap = self.cap
         if obj is cap.i2s:
-            if cap.step() < 0:
+            r = cap.step()
+            if r < 0:
                 self.stop("signal_end")
                 return False
+            self.probe = r > 0
         elif obj is self.link.out:
             self.link.pump()
         elif ev & (_POLLHUP | _POLLERR) and not ev & _POLLIN:
@@ -332,6 +345,7 @@ class App:
         self.spoll = p
         self.i2s_on = True
         self.out_on = False
+        self.probe = False
         self.link.ring = ring
         self.kbd_intr(-1)
         self.streaming = True

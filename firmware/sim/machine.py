@@ -287,7 +287,6 @@ class I2S(io.IOBase):
                 self._ovr_end = self._ovr_at + max(_BLOCK, n + (-n) % _BLOCK)
             else:
                 self._stall_at = at
-                self._stall_us = (self._cap * 1000000 // rate) + int(CFG["overrun_ms"]) * 1000
         self._connect()
         I2S._active[self.id] = self
         self._t0 = time.board_us()
@@ -356,11 +355,17 @@ class I2S(io.IOBase):
         self._dn = n + 1
 
     def _stall(self):
-        # --overrun-at in real time: the board stops reading for the buffer's length plus overrun_ms, as a
-        # long GC or flash write would; the buffer fills and rp2's rule drops what does not fit.
+        # --overrun-at in real time: the board stops reading until its buffer is full plus overrun_ms, as a
+        # long GC or flash write would; the buffer fills and rp2's rule drops what does not fit (overrun_ms
+        # of audio, whatever the buffer held when the stall began).
         self._stall_at = -1
         _overrun_pending[0] = False
-        time.sleep_us(self._stall_us)
+        due = self._due()
+        if due > self._prod:
+            self._produce(due)
+        room = self._cap - self._avail
+        room -= room % _BLOCK
+        time.sleep_us((room * self._den + self._num - 1) // self._num + int(CFG["overrun_ms"]) * 1000)
 
     def _due(self):
         # Stream index the DMA has reached by now (board clock, true rate), in whole blocks.

@@ -129,3 +129,34 @@ def test_host_silence_ends_the_stream(board: Board) -> None:
     assert 2.8 <= elapsed <= 6.0
     board.send(b"PING\n")  # back in the idle loop, still answering
     assert board.until(_is(STATUS, "PING"))[-1].json() == {"cmd": "PING", "ok": True, "streaming": False}
+
+
+def test_stop_after_a_burst_of_junk_is_prompt(board: Board) -> None:
+    # 20 KB of host junk while streaming (binary, newlines and 0x03 included: all data while streaming),
+    # then STOP: the firmware drains stdin in bulk (up to 512 bytes per poll report), so STOP is not stuck
+    # behind the junk (with 32 bytes per 10 ms frame it took 6 s).
+    import random
+    import threading
+
+    board.send(b"START\n")
+    board.until(lambda f: f.type == AUDIO and f.seq == 5)
+    junk = bytes(random.Random(7).randrange(256) for _ in range(20000)).replace(b"\x04", b"")
+    sent_at: list[float] = []
+
+    def send() -> None:
+        view = memoryview(junk + b"\nSTOP\n")
+        while view:
+            n = os.write(board.host, view[:1024])
+            view = view[n:]
+        sent_at.append(time.monotonic())
+
+    writer = threading.Thread(target=send)
+    writer.start()
+    t0 = time.monotonic()
+    tail = board.until(_is(END), timeout=15)
+    writer.join(5)
+    assert tail[-1].type == END and tail[-1].json()["reason"] == "stop"
+    assert sent_at, "the junk was not consumed"
+    end_at = time.monotonic()
+    assert end_at - t0 < 3.0  # the whole burst (written as fast as the board reads it) and STOP
+    assert end_at - sent_at[0] < 0.5  # STOP's latency once the last byte was written
