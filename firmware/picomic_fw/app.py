@@ -152,7 +152,10 @@ class App:
             self.i2s_on = on
         out = link.pending() and not link.broken
         if out != self.out_on:
-            p.modify(link.out, _POLLOUT if out else 0)
+            # rp2: sys.stdin.buffer IS sys.stdout.buffer (one stdio buffer object), so one poll entry
+            # carries both interests
+            mask = _POLLOUT if out else 0
+            p.modify(link.out, mask | _POLLIN if link.inp is link.out else mask)
             self.out_on = out
         if due <= 0:
             return _WAIT_MAX_MS  # the I2S (or stdout, stdin) wakes the wait
@@ -170,14 +173,16 @@ class App:
                 self.stop("signal_end")
                 return False
             self.probe = r > 0
-        elif obj is self.link.out:
-            self.link.pump()
-        elif ev & (_POLLHUP | _POLLERR) and not ev & _POLLIN:
+            return self.streaming
+        link = self.link
+        if ev & _POLLOUT and obj is link.out:
+            link.pump()
+        if ev & _POLLIN and obj is link.inp:
+            self.service_rx()
+        elif ev & (_POLLHUP | _POLLERR) and obj is link.inp:
             self.done = True  # the host side is gone (simulated board torn down)
             self.stop("host_silent")
             return False
-        else:
-            self.service_rx()
         return self.streaming
 
     def idle_step(self):
@@ -338,7 +343,8 @@ class App:
         self.reply("START", True, None, extra)
         p = self.new_poll()
         p.register(self.link.inp, _POLLIN)
-        p.register(self.link.out, 0)
+        if self.link.out is not self.link.inp:  # rp2: the same stdio buffer object
+            p.register(self.link.out, 0)
         p.register(i2s, _POLLIN)  # rp2: from this poll on, the I2S is in ASYNCIO mode
         for _ in p.ipoll(0):
             pass
