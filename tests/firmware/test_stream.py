@@ -203,3 +203,49 @@ print(json.dumps([binascii.hexlify(memoryview(out.keep)[:out.kept]).decode(),
     assert frames2[-1].type == END and frames2[-1].json()["reason"] == "host_silent"
     assert 3000 <= steps <= 3070  # ms: 3 s (settle included) without a byte from the host, + one step
     assert poll_gone is True and closed1 and closed2
+
+
+def test_stop_is_read_when_stdin_and_stdout_are_one_object(fw: FirmwareBuild) -> None:
+    # rp2: sys.stdin.buffer is sys.stdout.buffer (one stdio buffer object). The stream's poll must keep
+    # POLLIN on that one entry while it asks for POLLOUT (registering stdout with events 0 once replaced
+    # stdin's interest: the emulated RP2040 ignored STOP until host_silent).
+    result = run_mp_json(
+        fw,
+        APP_HARNESS
+        + """
+import json
+
+class FakeIO(FakeOut):
+    # one object for both directions, like rp2's stdio buffer
+    def __init__(self):
+        FakeOut.__init__(self, b"\\xff", 200000)
+        self.inp = FakeIn()
+    def feed(self, data):
+        self.inp.feed(data)
+    def readinto(self, b):
+        return self.inp.readinto(b)
+    def ioctl(self, req, arg):
+        if req == 3:
+            return (arg & 1 if self.inp.r != self.inp.w else 0) | (arg & 4)
+        return -1
+
+clock = FakeTicks(0)
+io = FakeIO()
+a = appmod.App(lambda r, b, c, i: FakeI2S(r, b, c, i, clock), io, io, {"board": "pico"}, ticks_us=clock,
+               poll=lambda: FakePoll(clock))
+io.feed(b"START\\n"); idle(a, 3)
+for _ in range(40):
+    a.stream_step()
+io.feed(b"STOP\\n")
+steps = 0
+while a.streaming and steps < 200:
+    a.stream_step(); steps += 1
+idle(a, 20)
+print(json.dumps([steps, a.streaming, binascii.hexlify(memoryview(io.keep)[:io.kept]).decode()]))
+""",
+    )
+    assert isinstance(result, list)
+    steps, streaming, data = result
+    assert streaming is False and steps < 10
+    ends = [f for f in parse_frames(bytes.fromhex(data), allow_tail=True) if f.type == END]
+    assert ends and ends[0].json()["reason"] == "stop"
