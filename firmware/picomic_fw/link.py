@@ -7,8 +7,8 @@
 # audio ring is empty. The writer seals audio frames itself when it pops them from the ring.
 # rp2's stdout: poll(POLLOUT) means one free byte in the 256-byte CDC FIFO, and a write that does not fit
 # waits up to 500 ms (twice: stream.write retries) and returns short. So pump() writes at most `chunk`
-# (<= 64 B, one CDC packet) per write, only after POLLOUT, never past the frame in flight, and returns once
-# that frame is done: the loop goes back to its poll (USB, I2S, stdin) between frames.
+# (<= 64 B, one CDC packet) per write, only after POLLOUT, never past the frame in flight, and at most
+# _PUMP_BUDGET bytes per call: the loop goes back to its poll (USB, I2S, stdin) in between.
 # Invariant (reader): `line[0:nline]` holds the bytes of the current command line; bytes past LINE_MAX are
 # discarded and the line reported as too long when its terminator arrives. rp2's stdin read blocks until
 # every byte asked for has arrived (shared/runtime/sys_stdio_mphal.c), and poll(POLLIN) only says "at
@@ -30,6 +30,7 @@ _EAGAIN = const(11)
 _ETIMEDOUT = const(110)
 
 _CHUNK_MAX = const(64)  # CDC IN packet
+_PUMP_BUDGET = const(4096)  # bytes per pump() call: a backlog drains fast, capture still gets its turn
 
 NONE = const(-1)  # poll_line results besides a line length
 LONG = const(-2)
@@ -160,8 +161,9 @@ class Link:
         self.wslot = -1
 
     def pump(self):
-        # Write what the host takes right now, up to the end of the frame in flight (the next frame starts
-        # on the next call). Returns True while output is still pending. Main loop only; no allocation.
+        # Write what the host takes right now, up to _PUMP_BUDGET bytes (whole frames after the first).
+        # Returns True while output is still pending. Main loop only; no allocation.
+        budget = _PUMP_BUDGET
         while True:
             if self.wbuf is None and not self._next():
                 return False
@@ -183,10 +185,12 @@ class Link:
             if not w:
                 return True
             self.woff += w
+            budget -= w
             if self.woff >= self.wend:
                 self._done()
-                return self.pending()
-            if w < want:
+                if budget <= 0:
+                    return self.pending()
+            elif w < want:
                 return True
 
     def abort_frame(self):
