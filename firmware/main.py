@@ -3,12 +3,14 @@
 # hands them with the binary USB streams to picomic_fw.app.run. The simulated board runs this same file
 # with its own `machine` (and `time`) module earlier on sys.path.
 #
-# Ctrl-C while idle leaves to the REPL (mpremote works); while streaming Ctrl-C is disabled and the host's
-# STOP, 3 s of host silence or a reset ends the stream.
+# Ctrl-C while idle leaves to the REPL (mpremote works): rp2's USB receive callback raises
+# KeyboardInterrupt (kbd_intr(3)); while streaming Ctrl-C is disabled (kbd_intr(-1), 0x03 is data) and the
+# host's STOP, 3 s of host silence or a reset ends the stream.
 
 import sys
 import json
 import machine
+import micropython
 from machine import Pin
 
 _PICO = {"board": "pico", "i2s_id": 0, "sck": 16, "ws": 17, "sd": 18, "led": "LED", "rate": 16000,
@@ -34,12 +36,28 @@ def make_led(profile):
         return None  # no LED on this board or pin name unknown: run without it
 
 
+_WDT_MAX_MS = {"RP2040": 8388, "RP2350": 16777}  # ports/rp2/machine_wdt.c
+
+
+def chip():
+    # "Raspberry Pi Pico with RP2040" -> "RP2040"; elsewhere (the simulated board) the profile's "mcu".
+    name = getattr(sys.implementation, "_machine", "")
+    for c in _WDT_MAX_MS:
+        if c in name:
+            return c
+    return None
+
+
 def make_wdt(profile):
     # Off by default: once started a watchdog cannot be stopped, so it would also reset a board that the
-    # user left at the REPL. Enable with "watchdog_ms" (rp2: at most 8388) in board.json.
+    # user left at the REPL. Enable with "watchdog_ms" in board.json; clamped to what the chip allows
+    # (RP2040 8388 ms, RP2350 16777 ms).
     ms = profile.get("watchdog_ms", 0)
     wdt_class = getattr(machine, "WDT", None)
-    return wdt_class(timeout=ms) if ms and wdt_class else None
+    if not ms or not wdt_class:
+        return None
+    top = _WDT_MAX_MS.get(profile.get("mcu"), 8388)
+    return wdt_class(timeout=ms if ms < top else top)
 
 
 def make_i2s_factory(profile):
@@ -67,8 +85,12 @@ def main():
     from picomic_fw import app
 
     profile = load_profile()
+    profile["mcu"] = chip() or profile.get("mcu")
+    profile["clk_hz"] = machine.freq()  # the I2S PIO divider, hence the true sample rate, follows it
+    # The simulated board's machine module models rp2's USB Ctrl-C handling (machine.kbd_intr); rp2 has none.
+    kbd_intr = getattr(machine, "kbd_intr", None) or micropython.kbd_intr
     app.run(make_i2s_factory(profile), sys.stdin.buffer, sys.stdout.buffer, profile, make_led(profile),
-            uid_hex(), make_wdt(profile), None, getattr(machine, "reset", None))
+            uid_hex(), make_wdt(profile), None, getattr(machine, "reset", None), kbd_intr)
 
 
 main()

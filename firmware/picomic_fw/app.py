@@ -2,13 +2,18 @@
 #
 # Invariant: `streaming` is True exactly while `cap` holds an open I2S and kbd_intr is -1. The audio ring
 # stays attached to the link after STOP until its frames are sent (END follows them). stream_step() is the
-# steady-state hot path: capture -> ring -> writer, a non-blocking look at stdin, the liveness check; it
-# allocates nothing (tests/firmware proves it under micropython.heap_lock()). Commands (other than PING)
-# allocate, which is fine: they are rare and outside the per-frame work.
+# steady-state hot path: it waits in ONE select.poll over the I2S (POLLIN: rp2's driver then runs in its
+# ASYNCIO mode), stdin (POLLIN) and stdout (POLLOUT, only while output is pending) -- waiting in poll is
+# what services rp2's USB stack -- then reads the I2S, writes a frame, reads host bytes, checks liveness.
+# The I2S is left out of the poll (events 0) until its frame is due by the clock, so the loop wakes once
+# per frame instead of once per DMA block. It allocates nothing (tests/firmware proves it under
+# micropython.heap_lock()). Commands (other than PING) allocate, which is fine: they are rare and outside
+# the per-frame work.
 
 from micropython import const
 import gc
 import json
+import select
 import sys
 import time
 import micropython
@@ -17,12 +22,20 @@ from .proto import PROTO, MASK30, MAX_PAYLOAD, OVERHEAD, T_INFO, T_STATUS, T_END
 from .ring import FrameRing
 from .capture import Capture, frame_bytes
 from .commands import LINE_MAX, LIMITS, START_KEYS, parse, parse_start
-from .link import Link, NONE, LONG, EOF, INTR
+from .link import Link, NONE, LONG, EOF
+from . import chips
 
 _SILENT_US = const(3000000)  # host liveness: streaming stops after 3 s without a byte from the host
 _IDLE_POLL_MS = const(100)
 _BUSY_POLL_MS = const(2)
-_RX_BUDGET = const(32)  # stdin bytes looked at per streaming step
+_RX_BUDGET = const(512)  # stdin bytes read per service_rx (one at a time: see link.py)
+_ROUNDS = const(3)  # poll waits per stream_step
+_WAIT_MAX_MS = const(20)  # longest poll wait while streaming (liveness, watchdog)
+_RAM_SLACK = const(4096)  # START's RAM check: the I2S object, poll, stage buffer, fragmentation
+_POLLIN = const(1)
+_POLLOUT = const(4)
+_POLLHUP = const(16)
+_POLLERR = const(8)
 _DRAIN_US = const(1000000)  # START waits at most this long for the previous stream's backlog
 _LED_US = const(500000)  # idle blink half-period (LED: slow blink idle, steady on streaming)
 _LED_ERR_US = const(100000)  # fast blink half-period after an error (a refused START, an I2S failure)
@@ -42,7 +55,10 @@ def _defaults(profile):
 
 class App:
     def __init__(self, make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None,
-                 reset=None):
+                 reset=None, kbd_intr=None, poll=None):
+        # profile: board.json plus what main.py measured ("mcu": the chip, "clk_hz": machine.freq()).
+        # kbd_intr: micropython.kbd_intr (the simulated board passes its model of rp2's USB Ctrl-C);
+        # poll: the select.poll factory (the fakes pass one that moves their clock).
         self.profile = profile or {}
         self.defaults = _defaults(self.profile)
         self.make_i2s = make_i2s
@@ -51,6 +67,15 @@ class App:
         self.uid = uid
         self.wdt = wdt
         self.ticks = ticks_us or time.ticks_us
+        self.kbd_intr = kbd_intr or micropython.kbd_intr
+        self.new_poll = poll or select.poll
+        self.chip = chips.chip_of(getattr(sys.implementation, "_machine", ""), self.profile.get("mcu"))
+        self.clk = self.profile.get("clk_hz", 0)
+        self.nearest = chips.round_nearest(sys.implementation.version)
+        self.spoll = None  # the stream's poll (made at START)
+        self.i2s_on = False  # the I2S's events in spoll are POLLIN (else 0)
+        self.probe = False  # a frame just completed: look at the I2S once without waiting
+        self.out_on = False  # stdout's events in spoll are POLLOUT (else 0)
         self.reset = reset  # machine.reset from the hardware seam (None: RESET is refused)
         self.cap = None
         self.ring = None
@@ -79,14 +104,33 @@ class App:
             self.shutdown()
 
     def stream_step(self):
-        r = self.cap.step()
+        # Waits in the stream's poll and handles what it reports, until a frame was captured (at most
+        # _ROUNDS waits: typically "write the last frame", then "wait for the next one and read it"); then
+        # the liveness check. Main loop only; allocates nothing.
+        cap = self.cap
         link = self.link
-        link.pump()
-        if r < 0:
-            self.stop("signal_end")
-            return
-        if link.readable(0):
-            self.service_rx()
+        p = self.spoll
+        frames = cap.frames
+        settling = cap.settle
+        rounds = 0
+        while rounds < _ROUNDS and self.streaming and cap.frames == frames and (cap.settle or not settling):
+            rounds += 1
+            due = cap.due_us(self.now())
+            probing = self.probe and due > 0
+            timeout = self._arm(cap, link, due)
+            for obj, ev in p.ipoll(timeout):
+                if not self._event(obj, ev):
+                    break
+            if probing and cap.frames == frames:
+                self.probe = False  # no backlog: wait for the next frame's time
+            if self.streaming and not self.i2s_on:
+                # the wait ended (ran out, or output/input came first): read the frame now if it is due
+                due = cap.due_us(self.now())
+                if due <= 0:
+                    self._arm(cap, link, due)
+                    for obj, ev in p.ipoll(0):
+                        if not self._event(obj, ev):
+                            break
         now = self.now()
         if link.got_byte:
             link.got_byte = False
@@ -95,6 +139,51 @@ class App:
             self.stop("host_silent")
         if self.wdt:
             self.wdt.feed()
+
+    def _arm(self, cap, link, due):
+        # Set the I2S's and stdout's events for the next wait; returns its timeout in ms. Right after a
+        # frame the I2S is asked once without waiting (`probe`): a backlog, or a source faster than the
+        # clock (the simulated board's fast mode), is read at once; otherwise it is left out of the poll
+        # until the frame is due.
+        p = self.spoll
+        on = due <= 0 or self.probe
+        if on != self.i2s_on:
+            p.modify(cap.i2s, _POLLIN if on else 0)
+            self.i2s_on = on
+        out = link.pending() and not link.broken
+        if out != self.out_on:
+            # rp2: sys.stdin.buffer IS sys.stdout.buffer (one stdio buffer object), so one poll entry
+            # carries both interests
+            mask = _POLLOUT if out else 0
+            p.modify(link.out, mask | _POLLIN if link.inp is link.out else mask)
+            self.out_on = out
+        if due <= 0:
+            return _WAIT_MAX_MS  # the I2S (or stdout, stdin) wakes the wait
+        if on:
+            return 0
+        t = (due + 999) // 1000
+        return t if t < _WAIT_MAX_MS else _WAIT_MAX_MS
+
+    def _event(self, obj, ev):
+        # Handle one poll result; False when streaming ended (stop the ipoll iteration).
+        cap = self.cap
+        if obj is cap.i2s:
+            r = cap.step()
+            if r < 0:
+                self.stop("signal_end")
+                return False
+            self.probe = r > 0
+            return self.streaming
+        link = self.link
+        if ev & _POLLOUT and obj is link.out:
+            link.pump()
+        if ev & _POLLIN and obj is link.inp:
+            self.service_rx()
+        elif ev & (_POLLHUP | _POLLERR) and obj is link.inp:
+            self.done = True  # the host side is gone (simulated board torn down)
+            self.stop("host_silent")
+            return False
+        return self.streaming
 
     def idle_step(self):
         link = self.link
@@ -114,7 +203,7 @@ class App:
     def shutdown(self):
         if self.cap is not None:
             self._end_capture()
-        micropython.kbd_intr(3)
+        self.kbd_intr(3)
         self._led(0)
 
     def _led(self, on):
@@ -133,8 +222,6 @@ class App:
             if n == EOF:
                 self.done = True  # nobody can talk to us any more (simulated board torn down)
                 return
-            if n == INTR:
-                raise KeyboardInterrupt
             if n == LONG:
                 self.reply(None, False, "line too long (max %d bytes)" % LINE_MAX)
             elif n == 4 and self._is_ping():
@@ -186,13 +273,28 @@ class App:
         limits = {key: list(LIMITS[key]) for key in START_KEYS}  # bits, channels: the two choices
         limits["max_payload"] = MAX_PAYLOAD
         limits["line"] = LINE_MAX
-        return {
+        modes = chips.modes(self.chip)
+        if modes is not None:
+            limits["modes"] = modes  # what this chip sustains: (bits, channels) -> max_rate
+        info = {
             "fw": VERSION, "proto": PROTO, "board": self.profile.get("board", "unknown"),
             "mpy": ".".join(str(v) for v in impl.version[:3]), "uid": self.uid, "ticks_bits": 30,
             "mic": self.profile.get("mic", "INMP441"), "defaults": self.defaults,
             "limits": limits,
             "ring_frames": self.profile.get("ring_frames", 32), "streaming": self.streaming,
+            "chip": self.chip, "clk_hz": self.clk,
         }
+        if self.clk:
+            # true rate = clk_hz * 2 / div256, div256 = clk_hz * 2 / rate rounded to an integer (nearest,
+            # or down with MicroPython <= 1.24): docs/protocol.md
+            info["pio_div_round"] = "nearest" if self.nearest else "floor"
+            info["rate_true_hz"] = self._true_rate(self.defaults["rate"])
+        return info
+
+    def _true_rate(self, rate):
+        if not self.clk:
+            return rate
+        return chips.true_rate(self.clk, chips.pio_div256(self.clk, rate, self.nearest))
 
     def stats(self):
         cap = self.cap
@@ -218,29 +320,90 @@ class App:
             self.reply("START", False, "already streaming")
             return
         cfg, err = parse_start(args, self.defaults)
+        if err is None:
+            err = chips.refuse(self.chip, cfg)
         if err is not None:
             self._error("START", err)
             return
         self._drain()
         ibuf = self._ibuf(cfg)
-        try:
-            ring = self._ring_for(cfg)
-            i2s = self.make_i2s(cfg["rate"], 32 if cfg["bits"] == 24 else 16, cfg["channels"], ibuf)
-        except Exception as e:  # a wrong pin or an I2S the port cannot make: report it, stay responsive
-            self._error("START", "i2s: %s" % e)
+        err = self._make_stream(cfg, ibuf)
+        if err is not None:
+            self._error("START", err)
             return
-        self.cap = Capture(i2s, ring, cfg, ibuf, self.ticks)
+        i2s = self.cap.i2s
         self.epochs += 1
+        ring = self.ring
         extra = dict(cfg)
         extra["samples"] = self.cap.spf
         extra["ring_frames"] = ring.n
+        extra["ibuf"] = ibuf
+        if self.clk:
+            extra["rate_true_hz"] = self._true_rate(cfg["rate"])
         self.reply("START", True, None, extra)
+        p = self.new_poll()
+        p.register(self.link.inp, _POLLIN)
+        if self.link.out is not self.link.inp:  # rp2: the same stdio buffer object
+            p.register(self.link.out, 0)
+        p.register(i2s, _POLLIN)  # rp2: from this poll on, the I2S is in ASYNCIO mode
+        for _ in p.ipoll(0):
+            pass
+        self.spoll = p
+        self.i2s_on = True
+        self.out_on = False
+        self.probe = False
         self.link.ring = ring
-        self.link.intr = False
-        micropython.kbd_intr(-1)
+        self.kbd_intr(-1)
         self.streaming = True
         self.last_rx = self.now()
         self._led(1)
+
+    def _make_stream(self, cfg, ibuf):
+        # The ring and the I2S (whose ibuf is on the heap too): RAM checked for both after a collection,
+        # the bigger block taken first. Returns None, or START's error (nothing left allocated then).
+        spf = cfg["rate"] * cfg["frame_ms"] // 1000
+        bpf = frame_bytes(cfg["bits"], cfg["channels"])
+        plen = spf * bpf
+        n = self._ring_frames(plen)
+        ring = self.ring
+        reuse = ring is not None and ring.n == n and ring.payload_max == plen and ring.rate == cfg["rate"] \
+            and ring.bpf == bpf
+        if not reuse:
+            self.ring = self.link.ring = ring = None
+        gc.collect()
+        ring_bytes = 0 if reuse else n * (plen + OVERHEAD + 24)  # + views and per-slot metadata
+        need = ring_bytes + ibuf + _RAM_SLACK
+        free = gc.mem_free()
+        if need > free:
+            return "not enough RAM: this mode needs %d bytes (ring %d + I2S buffer %d + %d), %d free" % (
+                need, ring_bytes, ibuf, _RAM_SLACK, free)
+        bits = 32 if cfg["bits"] == 24 else 16
+        i2s = None
+        try:
+            if ring_bytes < ibuf:
+                i2s = self.make_i2s(cfg["rate"], bits, cfg["channels"], ibuf)
+            if not reuse:
+                ring = FrameRing(n, plen, cfg["rate"], bpf)
+            if i2s is None:
+                i2s = self.make_i2s(cfg["rate"], bits, cfg["channels"], ibuf)
+        except MemoryError:
+            self._close_i2s(i2s)
+            return "not enough RAM for this mode (ring %d + I2S buffer %d bytes)" % (ring_bytes, ibuf)
+        except Exception as e:  # a wrong pin or an I2S the port cannot make: report it, stay responsive
+            self._close_i2s(i2s)
+            return "i2s: %s" % e
+        if reuse:
+            ring.reset()
+        self.ring = ring
+        div = chips.pio_div256(self.clk, cfg["rate"], self.nearest) if self.clk else 0
+        self.cap = Capture(i2s, ring, cfg, ibuf, self.ticks, self.clk, div)
+        return None
+
+    @staticmethod
+    def _close_i2s(i2s):
+        deinit = getattr(i2s, "deinit", None)
+        if deinit:
+            deinit()
 
     def _end_capture(self):
         # Leave streaming (the reverse of start()'s last steps) and close the I2S; returns the Capture, whose
@@ -248,8 +411,8 @@ class App:
         cap = self.cap
         self.cap = None
         self.streaming = False
-        self.link.intr = True
-        micropython.kbd_intr(3)
+        self.spoll = None
+        self.kbd_intr(3)
         self._led(0)
         cap.close()
         return cap
@@ -261,28 +424,17 @@ class App:
         self.link.send(T_END, json.dumps(body).encode(), cap.seq, self.now(), True)
 
     def _ibuf(self, cfg):
-        # The profile's I2S buffer (bytes, or "ibuf_ms" of DMA data at 8 bytes per sample frame), enlarged
-        # to hold at least 4 frames. The overrun threshold is derived from it, so it must be the real size.
+        # The profile's I2S buffer (bytes, default rp2's 20000; or "ibuf_ms" of DMA data at 8 bytes per
+        # sample frame), at least 2 frames. The overrun threshold is derived from it, so it must be the
+        # real size.
         spf = cfg["rate"] * cfg["frame_ms"] // 1000
         ms = self.profile.get("ibuf_ms", 0)
         base = cfg["rate"] * 8 * ms // 1000 if ms else self.profile.get("ibuf", 20000)
-        return max(base, spf * 8 * 4)
+        return max(base, spf * 8 * 2)
 
-    def _ring_for(self, cfg):
-        spf = cfg["rate"] * cfg["frame_ms"] // 1000
-        bpf = frame_bytes(cfg["bits"], cfg["channels"])
-        plen = spf * bpf
+    def _ring_frames(self, plen):
         budget = self.profile.get("ring_bytes", 65536) // (plen + OVERHEAD)
-        n = max(3, min(self.profile.get("ring_frames", 32), budget))
-        ring = self.ring
-        if ring is not None and ring.n == n and ring.payload_max == plen and ring.rate == cfg["rate"] \
-                and ring.bpf == bpf:
-            ring.reset()
-            return ring
-        self.ring = self.link.ring = ring = None
-        gc.collect()
-        self.ring = FrameRing(n, plen, cfg["rate"], bpf)
-        return self.ring
+        return max(3, min(self.profile.get("ring_frames", 32), budget))
 
     def reset_board(self):
         # RESET: answer, let the reply out (bounded), reboot through the seam. The host sees the USB link
@@ -314,6 +466,7 @@ class App:
         link.ring = None
 
 
-def run(make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None, reset=None):
+def run(make_i2s, stdin, stdout, profile=None, led=None, uid="", wdt=None, ticks_us=None, reset=None,
+        kbd_intr=None):
     # Entry point used by main.py (real hardware) and the simulated board (fake machine module).
-    App(make_i2s, stdin, stdout, profile, led, uid, wdt, ticks_us, reset).run()
+    App(make_i2s, stdin, stdout, profile, led, uid, wdt, ticks_us, reset, kbd_intr).run()

@@ -1,24 +1,34 @@
 # Capture: I2S -> ring slots, with gain/clip processing, timestamps and I2S overrun detection by timing.
 #
-# Invariant: owns the I2S object and the epoch's counters; writes only into the slot it acquired from the
-# ring (readinto fills that slot's payload memoryview directly) and queues it with push(). Runs in the main
-# loop, never from an IRQ. Every int it creates is < 2^30: seq and timestamps are masked to 30 bits, the
-# timing balance is clamped to the I2S buffer's capacity (a few hundred ms in µs).
+# Invariant: owns the I2S object and the epoch's counters; writes only into the slot it holds (`slot`,
+# acquired from the ring, `off` payload bytes filled so far) and queues it with push() once full. step()
+# runs in the main loop when the I2S is readable (the I2S is registered in the stream's select.poll, which
+# puts rp2's driver in its ASYNCIO mode: readinto copies what the driver's ring holds and returns early, so
+# the loop never spins inside a blocking readinto and USB keeps being serviced). Never from an IRQ. Every
+# int it creates is < 2^30: seq and timestamps are masked to 30 bits, the timing balance is clamped to the
+# I2S buffer's capacity (a few hundred ms in µs). step() and due_us() allocate nothing.
+#
+# A frame's first read goes straight into the slot's payload memoryview; when readinto returns early the
+# rest is read into a small preallocated stage buffer and copied to the slot's offset (a memoryview slice
+# would allocate).
 #
 # Overrun detection: rp2's I2S ring (`ibuf`, 8 bytes per sample frame: two 32-bit slots) silently drops DMA
 # blocks when full. `balance` = µs elapsed since the first frame - µs of audio delivered, clamped at 0, is a
-# lower bound of the audio waiting in ibuf (readinto returns as soon as a frame is complete). When it
-# exceeds the buffer's capacity plus _MARGIN_US, samples were certainly lost: the frame gets I2S_OVERRUN,
-# `overruns` counts it, and the balance is set back to the capacity (what the full buffer now holds).
+# lower bound of the audio waiting in ibuf. When it exceeds the buffer's capacity plus _MARGIN_US, samples
+# were certainly lost: the frame gets I2S_OVERRUN, `overruns` counts it, and the balance is set back to the
+# capacity (what the full buffer now holds). The audio duration uses the TRUE sample rate (rates.true_rate:
+# the PIO divider is rounded, so 32/48 kHz run tens of ppm off nominal), kept as whole µs plus a 16-bit
+# fraction so no drift accumulates.
 
 from micropython import const
-from .proto import MASK30, HEADER, F_CLIPPED, F_FIRST, F_I2S_OVERRUN, F_STEREO, F_WIDTH32
+from .proto import MASK30, HEADER, F_CLIPPED, F_FIRST, F_I2S_OVERRUN, F_STEREO, F_WIDTH32, copy_into
 from . import dsp
 
 SETTLE_SAMPLES = const(4096)  # INMP441 ready 2^18 SCK cycles after clock start: 4096 sample frames
 _MARGIN_US = const(2000)  # timing jitter allowance: DMA block granularity + loop scheduling
 _HALF = const(0x20000000)
 _WRAP = const(0x40000000)
+_STAGE = const(512)  # bytes per continuation read (4 DMA half-buffers of 16-bit mono)
 
 
 def frame_bytes(bits, channels):
@@ -27,8 +37,10 @@ def frame_bytes(bits, channels):
 
 
 class Capture:
-    def __init__(self, i2s, ring, cfg, ibuf, ticks):
+    def __init__(self, i2s, ring, cfg, ibuf, ticks, clk_hz=0, rate_div=0):
         # cfg: validated START settings (commands.parse_start); rate * frame_ms is a multiple of 1000.
+        # rate_div: the PIO divider in 1/256 (rates.pio_div256) and clk_hz the system clock: the true rate
+        # is clk_hz * 2 / rate_div; 0 means "the nominal rate is exact" (fakes, unknown hardware).
         rate = cfg["rate"]
         bits = cfg["bits"]
         channels = cfg["channels"]
@@ -40,13 +52,22 @@ class Capture:
         self.gain = cfg["gain"]
         self.proc = dsp.process24 if bits == 24 else dsp.process16
         self.ticks = ticks
-        self.frame_us = cfg["frame_ms"] * 1000
+        # frame duration at the true rate, in µs * 65536 (START may allocate: big ints are fine here)
+        if rate_div and clk_hz:
+            q = self.spf * rate_div * 1000000 * 65536 // (2 * clk_hz)
+        else:
+            q = cfg["frame_ms"] * 1000 * 65536
+        self.frame_us = q >> 16
+        self.frame_frac = q & 0xFFFF
+        self.acc = 0  # fraction of a µs owed to the balance, in 1/65536 µs
         self.cap_us = ibuf * 1000 // rate * 125  # ibuf / (8 bytes * rate) in µs
         self.limit = self.cap_us + _MARGIN_US
         self.base_flags = (F_WIDTH32 if bits == 24 else 0) | (F_STEREO if channels == 2 else 0)
         self.settle = SETTLE_SAMPLES
-        rem = SETTLE_SAMPLES % self.spf
-        self.settle_rem = memoryview(ring.bufs[0])[HEADER:HEADER + rem * self.bpf] if rem else None
+        self.stage = bytearray(_STAGE)
+        self.slot = -1
+        self.off = 0
+        self.ended = False
         self.seq = 0
         self.first = True
         self.last = 0
@@ -55,20 +76,64 @@ class Capture:
         self.overruns = 0
         self.clipped = 0
 
+    def due_us(self, now):
+        # µs until the frame being filled is complete in the I2S buffer (<= 0: read now). Main loop only.
+        if self.settle or self.ended:
+            return 0
+        d = (now - self.last) & MASK30
+        if d >= _HALF:
+            d -= _WRAP
+        return self.frame_us - self.balance - d
+
     def step(self):
-        # Capture one frame. Returns payload bytes queued, 0 while discarding the settle time, -1 when the
-        # I2S source ended (readinto returned 0: only a simulated signal does that).
+        # Read what the I2S holds into the frame being filled. Returns payload bytes of a frame queued,
+        # 0 when no frame was completed (still filling, or discarding the settle time), -1 when the I2S
+        # source ended (readinto returned 0 while readable: only a simulated signal does that).
+        if self.ended:
+            return -1
         if self.settle:
             return self._settle()
         ring = self.ring
-        slot = ring.acquire()
-        n = self.i2s.readinto(ring.payload[slot])
-        now = self.ticks() & MASK30
+        slot = self.slot
+        if slot < 0:
+            slot = self.slot = ring.acquire()
+            self.off = 0
+        off = self.off
+        plen = self.plen
+        if off == 0:
+            n = self.i2s.readinto(ring.payload[slot])
+        else:
+            want = plen - off
+            n = self.i2s.readinto(self.stage, want if want < _STAGE else _STAGE)
+            if n:
+                copy_into(ring.bufs[slot], HEADER + off, self.stage, n)
         if not n:
-            ring.abandon(slot)
-            return -1
-        n -= n % self.bpf
-        dur = self.frame_us if n == self.plen else self.frame_us * (n // self.bpf) // self.spf
+            self.ended = True
+            if off < self.bpf:
+                self.slot = -1
+                ring.abandon(slot)
+                return -1
+            return self._finish(slot, off - off % self.bpf)
+        off += n
+        self.off = off
+        if off < plen:
+            return 0
+        return self._finish(slot, plen)
+
+    def _finish(self, slot, n):
+        # The slot holds n payload bytes (a full frame, or the short last one): time it, process, queue it.
+        ring = self.ring
+        self.slot = -1
+        now = self.ticks() & MASK30
+        if n == self.plen:
+            dur = self.frame_us
+            acc = self.acc + self.frame_frac
+            if acc >= 0x10000:
+                acc -= 0x10000
+                dur += 1
+            self.acc = acc
+        else:
+            dur = self.frame_us * (n // self.bpf) // self.spf
         d = (now - self.last) & MASK30
         if d >= _HALF:
             d -= _WRAP
@@ -94,20 +159,24 @@ class Capture:
         return n
 
     def _settle(self):
-        # Read and discard the microphone's start-up samples; the timing reference starts after them.
-        want = self.settle
-        if want >= self.spf:
-            n = self.i2s.readinto(self.ring.payload[0])
-        else:
-            n = self.i2s.readinto(self.settle_rem)
+        # Read and discard the microphone's start-up samples (exactly SETTLE_SAMPLES: the read is capped);
+        # the timing reference starts after them.
+        want = self.settle * self.bpf
+        plen = self.plen
+        n = self.i2s.readinto(self.ring.payload[0], want if want < plen else plen)
         if not n:
+            self.ended = True
             return -1
         got = n // self.bpf
-        self.settle = want - got if got < want else 0
+        self.settle = self.settle - got if got < self.settle else 0
         self.last = self.ticks() & MASK30
         return 0
 
     def close(self):
+        # Give back a half-filled slot and stop the I2S (frees its ibuf on rp2).
+        if self.slot >= 0:
+            self.ring.abandon(self.slot)
+            self.slot = -1
         deinit = getattr(self.i2s, "deinit", None)
         if deinit:
             deinit()

@@ -5,10 +5,19 @@
 # and the rest goes out on a later pump(). Control frames (replies, INFO, END) wait in a FIFO of _CTL
 # preallocated buffers, each sealed when queued; a "late" one (END and what follows it) waits until the
 # audio ring is empty. The writer seals audio frames itself when it pops them from the ring.
+# rp2's stdout: poll(POLLOUT) means one free byte in the 256-byte CDC FIFO, and a write that does not fit
+# waits up to 500 ms (twice: stream.write retries) and returns short. So pump() writes at most `chunk`
+# (<= 64 B, one CDC packet) per write, only after POLLOUT, never past the frame in flight, and at most
+# _PUMP_BUDGET bytes per call: the loop goes back to its poll (USB, I2S, stdin) in between.
 # Invariant (reader): `line[0:nline]` holds the bytes of the current command line; bytes past LINE_MAX are
-# discarded and the line reported as too long when its terminator arrives.
-# Nothing here is safe from an IRQ; everything runs in the main loop. pump() and the byte reader do not
-# allocate (write(buf, off, n) is MicroPython's offset form of stream.write, so no slice is made).
+# discarded and the line reported as too long when its terminator arrives. rp2's stdin read blocks until
+# every byte asked for has arrived (shared/runtime/sys_stdio_mphal.c), and poll(POLLIN) only says "at
+# least one": so bytes are read one at a time, each after a POLLIN, up to a budget per call.
+# 0x03 is never special here: idle, kbd_intr(3) makes rp2's USB receive callback turn it into
+# KeyboardInterrupt before the firmware sees it; streaming (kbd_intr(-1)) it is data.
+# Nothing here is safe from an IRQ; everything runs in the main loop. pump() and poll_line() do not
+# allocate (write(buf, off, n) is MicroPython's offset form of stream.write, so no slice is made); send()
+# copies into a preallocated buffer.
 
 from micropython import const
 import select
@@ -20,17 +29,19 @@ CTL_MAX = const(1024)  # control payload bytes
 _EAGAIN = const(11)
 _ETIMEDOUT = const(110)
 
+_CHUNK_MAX = const(64)  # CDC IN packet
+_PUMP_BUDGET = const(4096)  # bytes per pump() call: a backlog drains fast, capture still gets its turn
+
 NONE = const(-1)  # poll_line results besides a line length
 LONG = const(-2)
 EOF = const(-3)
-INTR = const(-4)
 
 
 class Link:
     def __init__(self, stdin, stdout, tx_chunk=64):
         self.inp = stdin
         self.out = stdout
-        self.chunk = tx_chunk
+        self.chunk = tx_chunk if 0 < tx_chunk < _CHUNK_MAX else _CHUNK_MAX
         self.pin = select.poll()
         self.pin.register(stdin, select.POLLIN)
         self.pout = select.poll()
@@ -40,7 +51,6 @@ class Link:
         self.nline = 0
         self.long = False
         self.got_byte = False  # set by poll_line on any byte: host liveness
-        self.intr = True  # 0x03 received while True -> INTR (idle: Ctrl-C leaves to the REPL)
         self.ctl = []
         for _ in range(_CTL):
             b = bytearray(OVERHEAD + CTL_MAX)
@@ -73,7 +83,7 @@ class Link:
 
     def poll_line(self, budget):
         # Read at most `budget` available bytes. Returns a complete line's length (line[0:n]), NONE, LONG
-        # (an over-long line ended), EOF (stdin closed) or INTR (0x03 while intr is set).
+        # (an over-long line ended) or EOF (stdin closed). Main loop only; no allocation.
         line = self.line
         while budget and self.readable(0):
             budget -= 1
@@ -94,9 +104,6 @@ class Link:
                     self.long = False
                     return LONG
                 return n
-            if c == 0x03 and self.intr:
-                self.nline = 0
-                return INTR
             if c == 0x0D:
                 continue
             if self.nline < LINE_MAX:
@@ -154,7 +161,9 @@ class Link:
         self.wslot = -1
 
     def pump(self):
-        # Write as much as the host takes right now. Returns True while output is still pending.
+        # Write what the host takes right now, up to _PUMP_BUDGET bytes (whole frames after the first).
+        # Returns True while output is still pending. Main loop only; no allocation.
+        budget = _PUMP_BUDGET
         while True:
             if self.wbuf is None and not self._next():
                 return False
@@ -176,8 +185,11 @@ class Link:
             if not w:
                 return True
             self.woff += w
+            budget -= w
             if self.woff >= self.wend:
                 self._done()
+                if budget <= 0:
+                    return self.pending()
             elif w < want:
                 return True
 

@@ -47,7 +47,7 @@ class FrameRing:
         self.reset()
 
     def reset(self):
-        # Forget every frame (START of a new epoch); all slots free.
+        # Forget every frame (START of a new epoch); all slots free. Main loop (START); no allocation.
         for i in range(self.n):
             self.free[i] = i
         self.nfree = self.n
@@ -58,7 +58,8 @@ class FrameRing:
         self.total_dropped = 0  # frames dropped since START, masked to 30 bits
 
     def acquire(self):
-        # A slot for the capture to fill: a free one, else the oldest queued frame is dropped.
+        # A slot for the capture to fill: a free one, else the oldest queued frame is dropped. Capture
+        # only; no allocation.
         if self.nfree:
             self.nfree -= 1
             return self.free[self.nfree]
@@ -78,7 +79,7 @@ class FrameRing:
         return victim
 
     def push(self, slot, seq, ts, length, flags):
-        # Queue a filled slot (its payload holds `length` bytes).
+        # Queue a filled slot (its payload holds `length` bytes). Capture only; no allocation.
         self.seq[slot] = seq
         self.ts[slot] = ts
         self.length[slot] = length
@@ -90,12 +91,13 @@ class FrameRing:
         self.count += 1
 
     def abandon(self, slot):
-        # Give back a slot acquired but not filled.
+        # Give back a slot acquired but not filled (capture), or a sent one (writer, as release()). No
+        # allocation.
         self.free[self.nfree] = slot
         self.nfree += 1
 
     def pop(self):
-        # Oldest queued slot for the writer, or -1.
+        # Oldest queued slot for the writer, or -1. Writer (and acquire's drop); no allocation.
         if not self.count:
             return -1
         slot = self.fifo[self.head]
@@ -104,7 +106,8 @@ class FrameRing:
         return slot
 
     def seal(self, slot):
-        # Pack the header, header check and CRC of a popped slot; returns the frame's size in bytes.
+        # Pack the header, header check and CRC of a popped slot; returns the frame's size in bytes. Writer
+        # only; no allocation (viper CRC, pack_into).
         n = self.length[slot]
         return pack(self.bufs[slot], T_AUDIO, self.seq[slot], self.ts[slot], self.rate, n // self.bpf, n,
                     self.dropped[slot], self.flags[slot])

@@ -8,7 +8,7 @@ _DEFAULTS = {
     "socket": None,
     "fast": False,
     "drift_ppb": 0,
-    "ibuf_s": 1.0,
+    "ibuf_s": None,  # None: the I2S buffer is the ibuf the firmware asks for (rp2's default 20000 B)
     "overrun_at_s": None,
     "overrun_ms": 100,
     "uid": "e6614c311b8f2a21",
@@ -16,6 +16,7 @@ _DEFAULTS = {
     "ticks_start_us": 0,
     "frames": -1,
     "reset_marker": None,
+    "tty_intr": False,  # the board process owns its pty as controlling terminal: model rp2's USB Ctrl-C
 }
 
 

@@ -1,7 +1,7 @@
 # mypy: ignore-errors
 # ruff: noqa
 # picomic simulated board: `machine` for the rp2 port (Pin, I2S RX with an INMP441, unique_id, WDT, freq,
-# reset). The firmware's main.py imports this module unchanged; the host's `picomic sim` renders the
+# reset, and kbd_intr: rp2's USB Ctrl-C). The firmware's main.py imports this module unchanged; the host's `picomic sim` renders the
 # microphone's words (picomic/signals.py) and serves them on a unix socket, one connection per I2S session,
 # already laid out as rp2's readinto returns them for the session's bits/format. So this side does no work
 # per sample: it paces, models rp2's silently-dropping buffer and copies bytes.
@@ -11,7 +11,13 @@
 #   [_ds[i], _de[i]) were dropped (buffer full when their 16-frame DMA block completed, or --overrun-at),
 #   the rest (`_avail` frames, <= `_cap`) waits in the buffer and is read from the socket in order.
 #   Only the main loop touches it (readinto, or the _service hook of non-blocking mode via time.*).
+# Like rp2's driver, registering the I2S in select.poll (ioctl MP_STREAM_POLL) switches it to ASYNCIO mode:
+# POLLIN while frames wait in the buffer, and readinto then copies what is there and returns early. The
+# "DMA" runs at the TRUE rate of rp2's PIO divider (clk_sys / (rate * 128), rounded to 1/256), and the
+# buffer is the `ibuf` asked for (rp2's default 20000 B) unless the board config sets "ibuf_s".
 
+import os
+import io
 import select
 import socket
 import struct
@@ -26,6 +32,9 @@ _SETTLE = const(4096)  # INMP441 start-up: 2^18 SCK cycles
 _NDROP = const(16)  # drop ranges remembered at once (more are merged: the frames between are lost too)
 _RESET_EXIT = const(75)  # exit status the simulator turns into a reboot of the board
 _GPIO = {"RP2040": 30, "RP2350": 48}
+_WDT_MAX_MS = {"RP2040": 8388, "RP2350": 16777}  # ports/rp2/machine_wdt.c
+_POLL = const(3)
+_RD = const(1)
 
 
 def unique_id():
@@ -34,6 +43,30 @@ def unique_id():
 
 def freq(hz=None):
     return 150000000 if CFG["mcu"] == "RP2350" else 125000000
+
+
+def _pio_div256(rate):
+    # rp2's I2S PIO divider in 1/256 (pico-sdk >= 2.1 rounds to nearest; this unix port is >= 1.25)
+    return (freq() * 4 + rate) // (rate * 2)
+
+
+def _tty_isig(on):
+    # rp2 catches 0x03 in its USB receive callback while kbd_intr is 3: it drops the pending input and
+    # raises KeyboardInterrupt, and the program never reads the byte; with kbd_intr(-1) 0x03 is data. Here
+    # the pty's line discipline does the same: ISIG with only VINTR = 0x03 (SIGINT, which the unix port
+    # turns into KeyboardInterrupt; the queued input is flushed). The board process owns the pty as its
+    # controlling terminal when the simulator says so ("tty_intr").
+    if CFG["tty_intr"]:
+        os.system("stty isig intr ^C quit undef susp undef" if on else "stty -isig")
+
+
+def kbd_intr(c):
+    # micropython.kbd_intr, plus the simulated USB receive callback (main.py passes this one when present).
+    micropython.kbd_intr(c)
+    _tty_isig(c == 3)
+
+
+_tty_isig(True)  # boot: Ctrl-C interrupts, like rp2's REPL default
 
 
 def idle():
@@ -138,11 +171,12 @@ def _pin_number(p):
 
 
 class WDT:
-    # rp2: timeout at most 8388 ms; once started it cannot be stopped. Expiry is checked on every clock
-    # read (time hooks) and reboots the simulated board.
+    # rp2: timeout at most 8388 ms (RP2040) / 16777 ms (RP2350); once started it cannot be stopped. Expiry
+    # is checked on every clock read (time hooks) and reboots the simulated board.
     def __init__(self, id=0, timeout=5000):
-        if timeout > 8388:
-            raise ValueError("timeout exceeds 8388ms")
+        top = _WDT_MAX_MS.get(CFG["mcu"], 8388)
+        if timeout > top:
+            raise ValueError("timeout exceeds %dms" % top)
         if timeout < 1:
             raise ValueError("timeout must be at least 1ms")
         self._ms = timeout
@@ -182,7 +216,7 @@ def _sockaddr(path):
     return struct.pack("<H", 1) + path.encode() + b"\0"  # struct sockaddr_un (AF_UNIX = 1)
 
 
-class I2S:
+class I2S(io.IOBase):
     RX = const(0)
     TX = const(1)
     MONO = const(0)
@@ -224,8 +258,11 @@ class I2S:
         self.format = format
         self.ibuf = ibuf
         self._fb = (2 if bits == 16 else 4) * (2 if format == I2S.STEREO else 1)
-        # rp2 keeps raw DMA data (8 bytes per frame) in ibuf; the simulator enlarges it to ibuf_s seconds.
-        cap = max(ibuf, int(CFG["ibuf_s"] * rate) * 8) // 8
+        # rp2 keeps raw DMA data (8 bytes per frame) in ibuf; a board config may ask for ibuf_s seconds.
+        cap = (int(CFG["ibuf_s"] * rate) * 8 if CFG["ibuf_s"] else ibuf) // 8
+        self._num = freq() * 2  # true rate = _num / _den frames per µs * 1e6
+        self._den = _pio_div256(rate) * 1000000
+        self._asyncio = False
         self._cap = max(_BLOCK, cap - cap % _BLOCK)
         self._fast = CFG["fast"]
         self._prod = 0
@@ -250,7 +287,6 @@ class I2S:
                 self._ovr_end = self._ovr_at + max(_BLOCK, n + (-n) % _BLOCK)
             else:
                 self._stall_at = at
-                self._stall_us = (self._cap * 1000000 // rate) + int(CFG["overrun_ms"]) * 1000
         self._connect()
         I2S._active[self.id] = self
         self._t0 = time.board_us()
@@ -319,15 +355,21 @@ class I2S:
         self._dn = n + 1
 
     def _stall(self):
-        # --overrun-at in real time: the board stops reading for the buffer's length plus overrun_ms, as a
-        # long GC or flash write would; the buffer fills and rp2's rule drops what does not fit.
+        # --overrun-at in real time: the board stops reading until its buffer is full plus overrun_ms, as a
+        # long GC or flash write would; the buffer fills and rp2's rule drops what does not fit (overrun_ms
+        # of audio, whatever the buffer held when the stall began).
         self._stall_at = -1
         _overrun_pending[0] = False
-        time.sleep_us(self._stall_us)
+        due = self._due()
+        if due > self._prod:
+            self._produce(due)
+        room = self._cap - self._avail
+        room -= room % _BLOCK
+        time.sleep_us((room * self._den + self._num - 1) // self._num + int(CFG["overrun_ms"]) * 1000)
 
     def _due(self):
-        # Stream index the DMA has reached by now (board clock), in whole blocks.
-        p = (time.board_us() - self._t0) * self.rate // 1000000
+        # Stream index the DMA has reached by now (board clock, true rate), in whole blocks.
+        p = (time.board_us() - self._t0) * self._num // self._den
         return p - p % _BLOCK
 
     def _wait(self, n):
@@ -343,7 +385,7 @@ class I2S:
             if due > self._prod:
                 self._produce(due)
                 continue
-            t_next = self._t0 + (self._prod + short) * 1000000 // self.rate
+            t_next = self._t0 + ((self._prod + short) * self._den + self._num - 1) // self._num
             time.sleep_us(t_next - time.board_us() + 1)
 
     # ---- the read side: copy kept frames out of the socket, skipping dropped ranges
@@ -392,15 +434,42 @@ class I2S:
 
     # ---- public API
 
-    def readinto(self, buf):
+    def ioctl(self, req, arg):
+        # MP_STREAM_POLL: from now on ASYNCIO mode (rp2: a poll request means asyncio is in use).
+        if req != _POLL:
+            return -1
+        self._asyncio = True
+        if not arg & _RD or self._sock is None:
+            return 0
+        if self._fast:
+            return _RD
+        due = self._due()
+        if due > self._prod:
+            self._produce(due)
+        return _RD if self._avail or self._eof else 0
+
+    def readinto(self, buf, max_len=-1):
         if self._sock is None:
             raise OSError(1)  # EPERM: deinitialised
         if self._cb is not None:
             return self._start_nonblocking(buf)
         fb = self._fb
-        want = len(buf) // fb
+        n = len(buf)
+        if 0 <= max_len < n:
+            n = max_len
+        want = n // fb
         if 0 <= self._stall_at <= self._rd:
             self._stall()
+        if self._asyncio:
+            # copy what the buffer holds (fast mode: what the host's link has room for), never wait
+            if self._fast:
+                self._wait(want if want < self._cap else self._cap)
+            else:
+                due = self._due()
+                if due > self._prod:
+                    self._produce(due)
+            k = want if want < self._avail else self._avail
+            return self._take(buf, 0, k) * fb if k else 0
         got = 0
         while got < want and not self._eof:
             need = want - got
@@ -503,9 +572,13 @@ if CFG["socket"] is None:
 
     class _BoardClock:
         # The clock FakeI2S advances by each read's duration: a read waits until its audio would have
-        # arrived on the board clock.
+        # arrived on the board clock. In poll mode FakeI2S reads the board clock instead (audio arrives
+        # with it).
         def __init__(self):
             self.t = time.board_us()
+
+        def __call__(self):
+            return time.board_us() & 0x3FFFFFFF
 
         def advance(self, us):
             self.t += us

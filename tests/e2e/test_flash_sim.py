@@ -38,12 +38,13 @@ def test_flash_copies_what_differs_and_reflash_is_a_noop(sim: Callable[..., Any]
     (fl / "picomic_fw" / "app.mpy").unlink()
     (fl / "picomic_fw" / "old.py").write_text("STALE = 1\n")  # a .py would shadow the .mpy: must go
     (fl / "main.py").write_text("print('my own program')\n")
+    (fl / "board.json").write_text('{"board": "pico", "ibuf_ms": 1000}')  # a stale profile on the board
     first = flash(board.port)
     assert first.returncode == 0, first.stderr
     assert "copy    main.py" in first.stdout and "copy    picomic_fw/app.mpy" in first.stdout
-    # the simulated board's own board.json declares its 1 s I2S buffer (ibuf_ms); flashing puts the profile back
+    # flashing puts the profile back
     assert "copy    board.json" in first.stdout
-    assert "remove  picomic_fw/old.py" in first.stdout and "keep    7 unchanged" in first.stdout
+    assert "remove  picomic_fw/old.py" in first.stdout and "keep    8 unchanged" in first.stdout
     assert "ok: copied 3 file(s), removed 1, your main.py is now main.py.orig; picomic 0.1.0 answers" in first.stdout
     on_board = {k: v[1] for k, v in snapshot(fl).items()}
     assert on_board.pop("main.py.orig") == b"print('my own program')\n"
@@ -82,5 +83,5 @@ def test_dry_run_touches_no_file_and_remove_restores_a_plain_repl(sim: Callable[
 
     again = flash(board.port)
     assert again.returncode == 0, again.stderr
-    assert "ok: copied 10 file(s)" in again.stdout
+    assert "ok: copied 11 file(s)" in again.stdout  # main.py, board.json, 9 modules
     assert {k: v[1] for k, v in snapshot(fl).items()} == expected_files()

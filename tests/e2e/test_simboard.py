@@ -258,3 +258,57 @@ sys.stdout.write(b.hex())
     ref = np.rint(32767 * 10 ** (-1 / 20) * np.sin(2 * np.pi * t / 16000)).astype(np.int64)
     assert np.array_equal(words[:8000], ref[:8000])
     assert np.array_equal(words[8000:], ref[9600:17600])  # 1600 samples (100 ms) gone at 0.5 s
+
+
+def test_poll_mode_is_asyncio_like_rp2(run_mp):
+    # Registered in select.poll, the I2S reports POLLIN once audio waits and readinto returns what is there
+    # (early) instead of blocking; the default buffer is the ibuf asked for (20000 B, DECISIONS 30).
+    r = run_mp(
+        MK
+        + """
+import select
+i = mk(bits=16)
+p = select.poll()
+p.register(i, select.POLLIN)
+big = bytearray(2 * 16000)                # 1 s: more than ever waits after 50 ms
+t0 = time.ticks_ms()
+n_events = 0
+got = []
+while time.ticks_diff(time.ticks_ms(), t0) < 300:
+    for obj, ev in p.ipoll(50):
+        n_events += 1
+        got.append(i.readinto(big))
+print(n_events > 3, max(got) < len(big), sum(got) // 2, i._cap)
+""",
+        signal="silence",
+        fast=False,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.err
+    many, early, samples, cap = r.out.split()
+    assert many == "True" and early == "True"  # several wakes, each read returned early
+    assert 0.2 * 16000 < int(samples) <= 0.32 * 16000  # about real time (settle included), no more
+    assert int(cap) == 20000 // 8 - (20000 // 8) % 16  # rp2's 20000-byte ibuf in whole DMA blocks
+
+
+def test_true_rate_and_wdt_limit_follow_the_chip(run_mp):
+    # 48 kHz runs at the PIO divider's true rate (+64 ppm at 125 MHz); the RP2350 watchdog allows 16777 ms.
+    r = run_mp(
+        MK
+        + """
+i = mk(bits=16, rate=48000)
+print(i._num * 1000000 / i._den)
+try:
+    machine.WDT(timeout=9000)
+    print("wdt-ok")
+except ValueError as e:
+    print("wdt-refused")
+""",
+        mcu="RP2040",
+        timeout=30,
+    )
+    assert r.returncode == 0, r.err
+    rate, wdt = r.out.split()
+    assert abs(float(rate) - 48003.07) < 0.01 and wdt == "wdt-refused"
+    r2 = run_mp(MK + "\nw = machine.WDT(timeout=16000)\nprint('ok')\n", mcu="RP2350", timeout=30)
+    assert r2.returncode == 0 and r2.out.strip() == "ok", r2.err

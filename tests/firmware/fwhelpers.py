@@ -107,7 +107,7 @@ def parse_frames(data: bytes, *, allow_tail: bool = False) -> list[Frame]:
 
 # MicroPython-side harness: an App on fakes, driven by a script (commands, steps), output captured.
 APP_HARNESS = """
-from fakes import FakeI2S, FakeTicks, FakeIn, FakeOut
+from fakes import FakeI2S, FakeTicks, FakeIn, FakeOut, FakePoll
 from picomic_fw import app as appmod
 import binascii, micropython
 
@@ -120,7 +120,8 @@ def make_app(profile=None, clock_start=0, frames=-1, pattern=b"\\xff", keep=4000
         return i2s
     inp = FakeIn()
     out = FakeOut(pattern, keep)
-    a = appmod.App(make_i2s, inp, out, profile or {"board": "pico"}, ticks_us=clock)
+    a = appmod.App(make_i2s, inp, out, profile or {"board": "pico"}, ticks_us=clock,
+                   poll=lambda: FakePoll(clock))
     return a, inp, out, clock, made
 
 def idle(a, n=20):

@@ -6,12 +6,14 @@ the fakes' ramp I2S paced by the board clock) sit first on the path, as in the s
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import shutil
 import struct
 import subprocess
+import termios
 import time
 import tty
 from collections.abc import Callable, Iterator
@@ -26,13 +28,16 @@ class Board:
     """A firmware process on a pty; the test holds the host end (raw mode)."""
 
     def __init__(self, flash: Path) -> None:
-        master, self.host = os.openpty()
-        tty.setraw(self.host)
+        self.host, slave = os.openpty()  # the board gets the slave (its terminal), the test the master
+        tty.setraw(slave)
         env = dict(os.environ, MICROPYPATH=f"{SIM_DIR}:{FAKES_DIR}:.frozen", PICOMIC_SIM=str(flash.parent / "sim.json"))
+        # the pty is the board's controlling terminal: the simulated machine.kbd_intr turns 0x03 into SIGINT
+        # there while Ctrl-C is enabled (rp2's USB receive callback), as `picomic sim` does
         self.proc = subprocess.Popen(
-            [micropython_exe(), "main.py"], stdin=master, stdout=master, stderr=subprocess.PIPE, cwd=flash, env=env
+            [micropython_exe(), "main.py"], stdin=slave, stdout=slave, stderr=subprocess.PIPE, cwd=flash, env=env,
+            start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
         )
-        os.close(master)
+        os.close(slave)
         self.buf = b""
 
     def send(self, data: bytes) -> None:
@@ -76,7 +81,7 @@ class Board:
 def board(fw: FirmwareBuild, tmp_path: Path) -> Iterator[Board]:
     flash = tmp_path / "flash"
     shutil.copytree(fw.root, flash)
-    (tmp_path / "sim.json").write_text(json.dumps({"uid": "e6614c311b7e5a2f"}))
+    (tmp_path / "sim.json").write_text(json.dumps({"uid": "e6614c311b7e5a2f", "tty_intr": True}))
     b = Board(flash)
     yield b
     b.close()
@@ -107,7 +112,7 @@ def test_info_start_audio_stop_end_status(board: Board) -> None:
     end_at = [f.type for f in tail].index(END)
     end = tail[end_at]
     assert end.json()["reason"] == "stop" and end.seq == end.json()["frames"]
-    last_audio = [f for f in tail[:end_at] if f.type == AUDIO][-1]
+    last_audio = [f for f in got + tail[:end_at] if f.type == AUDIO][-1]  # STOP may beat the next frame
     assert end.seq == last_audio.seq + 1  # no frame lost at the tail
     assert tail[-1].json() == {"cmd": "STOP", "ok": True}
     # idle again: Ctrl-C leaves the command loop (to the REPL on a board; here the process ends)
@@ -124,3 +129,34 @@ def test_host_silence_ends_the_stream(board: Board) -> None:
     assert 2.8 <= elapsed <= 6.0
     board.send(b"PING\n")  # back in the idle loop, still answering
     assert board.until(_is(STATUS, "PING"))[-1].json() == {"cmd": "PING", "ok": True, "streaming": False}
+
+
+def test_stop_after_a_burst_of_junk_is_prompt(board: Board) -> None:
+    # 20 KB of host junk while streaming (binary, newlines and 0x03 included: all data while streaming),
+    # then STOP: the firmware drains stdin in bulk (up to 512 bytes per poll report), so STOP is not stuck
+    # behind the junk (with 32 bytes per 10 ms frame it took 6 s).
+    import random
+    import threading
+
+    board.send(b"START\n")
+    board.until(lambda f: f.type == AUDIO and f.seq == 5)
+    junk = bytes(random.Random(7).randrange(256) for _ in range(20000)).replace(b"\x04", b"")
+    sent_at: list[float] = []
+
+    def send() -> None:
+        view = memoryview(junk + b"\nSTOP\n")
+        while view:
+            n = os.write(board.host, view[:1024])
+            view = view[n:]
+        sent_at.append(time.monotonic())
+
+    writer = threading.Thread(target=send)
+    writer.start()
+    t0 = time.monotonic()
+    tail = board.until(_is(END), timeout=15)
+    writer.join(5)
+    assert tail[-1].type == END and tail[-1].json()["reason"] == "stop"
+    assert sent_at, "the junk was not consumed"
+    end_at = time.monotonic()
+    assert end_at - t0 < 3.0  # the whole burst (written as fast as the board reads it) and STOP
+    assert end_at - sent_at[0] < 0.5  # STOP's latency once the last byte was written

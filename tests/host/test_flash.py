@@ -115,6 +115,23 @@ def test_unsupported_mpy_version_names_the_supported_one() -> None:
         build_firmware(board="pico", sys_mpy=old)
 
 
+def test_sys_mpy_arch_ignores_the_riscv_extension_flags() -> None:
+    # RP2350-RISCV firmware carries MICROPY_RV32_EXTENSIONS from bit 16 (py/modsys.c): the arch index is
+    # bits 10-13 only, so the board still gets rv32imc code, not an "unknown architecture" error.
+    from picomic.deploy.build import parse_sys_mpy
+
+    _, emitted = mpy_cross_version(mpy_cross_exe())
+    major, minor = (int(v) for v in emitted.split("."))
+    base = major | (minor << 8)
+    assert parse_sys_mpy(base | (11 << 10)) == (major, minor, "rv32imc")
+    assert parse_sys_mpy(base | (11 << 10) | (0b11 << 16)) == (major, minor, "rv32imc")  # zba, zcmp
+    assert parse_sys_mpy(base | (4 << 10) | (1 << 16)) == (major, minor, "armv6m")
+    riscv = build_firmware(board="pico2", sys_mpy=base | (11 << 10) | (0b11 << 16))
+    assert riscv.arch == "rv32imc" and all(f.endswith(".mpy") for f in riscv.files if f.startswith(FW_PACKAGE))
+    with pytest.raises(ConfigError, match="unknown native architecture index 15"):
+        parse_sys_mpy(base | (15 << 10) | (1 << 16))
+
+
 # ------------------------------------------------------------------------------------------------ errors
 
 

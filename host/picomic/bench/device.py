@@ -39,7 +39,7 @@ _VERSION_SCRIPT = "import sys; v = sys.implementation.version; print('MicroPytho
 _SCRIPT = r"""
 import sys, gc, json, time, micropython
 sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2])
-from fakes import FakeI2S, FakeTicks, FakeIn, FakeOut
+from fakes import FakeI2S, FakeTicks, FakeIn, FakeOut, FakePoll
 from picomic_fw import app as appmod
 N = int(sys.argv[3])
 
@@ -78,7 +78,7 @@ for args in json.loads(sys.argv[4]):
         made.append(FakeI2S(rate, bits, channels, ibuf, clock))
         return made[-1]
     inp = FakeIn(); out = FakeOut()
-    a = appmod.App(make_i2s, inp, out, {"board": "pico"}, ticks_us=clock)
+    a = appmod.App(make_i2s, inp, out, {"board": "pico"}, ticks_us=clock, poll=lambda: FakePoll(clock))
     gc.collect()
     before = gc.mem_alloc()
     a.command(("START " + args).strip().encode())

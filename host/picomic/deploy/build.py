@@ -27,7 +27,7 @@ from picomic.version import __version__
 FW_PACKAGE = "picomic_fw"
 """The device-side package name (a folder on the board's flash)."""
 
-#: Native architecture names by the index ``sys.implementation._mpy`` carries in bits 10 and up
+#: Native architecture names by the index ``sys.implementation._mpy`` carries in bits 10-13
 #: (MicroPython's ``MP_NATIVE_ARCH_*`` order; the names are ``mpy-cross -march=`` values).
 ARCH_NAMES: tuple[str | None, ...] = (
     None,
@@ -191,11 +191,14 @@ def micropython_sys_mpy(exe: str) -> int:
 def parse_sys_mpy(sys_mpy: int) -> tuple[int, int, str | None]:
     """Decode ``sys.implementation._mpy``: (mpy major, mpy sub-version, native arch name or None).
 
-    Low byte: .mpy version; bits 8-9: sub-version; bits 10 and up: native architecture index.
+    Low byte: .mpy version; bits 8-9: sub-version; bits 10-13: native architecture index; from bit 16 the
+    architecture's extension flags (RP2350-RISCV firmware: ``MICROPY_RV32_EXTENSIONS << 16``, py/modsys.c),
+    which say what the CPU has beyond the base ISA; base-ISA native code (what ``-march=rv32imc`` emits)
+    runs there, so they do not change the build.
     """
     if sys_mpy < 0:
         raise ConfigError(f"sys_mpy must be a non-negative integer, got {sys_mpy}")
-    index = sys_mpy >> 10
+    index = (sys_mpy >> 10) & 0xF
     if index >= len(ARCH_NAMES):
         raise ConfigError(f"unknown native architecture index {index} in sys_mpy {sys_mpy:#x}")
     return sys_mpy & 0xFF, (sys_mpy >> 8) & 3, ARCH_NAMES[index]

@@ -2,7 +2,10 @@
 
     SimBoard ──▶ build_firmware() ──copy──▶ <tmp>/flash  (main.py, board.json, picomic_fw/*.mpy or .py)
     micropython -i main.py  (cwd = flash; MICROPYPATH puts firmware/sim/ — machine, time — on sys.path)
-        stdin/stdout = pty A slave (raw; stdout O_NONBLOCK so a stalled host means short writes)
+        stdin/stdout = pty A slave (raw; stdout O_NONBLOCK so a stalled host means short writes), the board
+        process's controlling terminal: its line discipline turns 0x03 into SIGINT while the firmware has
+        Ctrl-C enabled (machine.kbd_intr models rp2's USB receive callback)
+        exit 0 (Ctrl-D or sys.exit() at the REPL) = soft reset: "MPY: soft reboot", main.py runs again
         machine.I2S ──unix socket──▶ SignalServer thread (renders INMP441 words, picomic.sim.signals)
     Relay thread: pty A master ⇄ pty B master, board→host faults (bit errors, byte drops), unplug/replug
     the host opens pty B's slave, through the stable symlink `port` (re-pointed after each replug)
@@ -16,6 +19,7 @@ See docs/simulator.md for the semantics (settle, exact injection, drift, buffer 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -23,6 +27,7 @@ import shutil
 import signal as signal_mod
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import tty
@@ -42,10 +47,8 @@ RESET_MARKER = "reset.flag"
 """File machine.reset() writes before the board process kills itself: the monitor then reboots it."""
 """Exit status of the board process meaning "reboot me" (machine.reset(), watchdog)."""
 _HEAP = {"RP2040": "384K", "RP2350": "768K"}  # ~2x the real heap: objects are twice as big on 64 bits
-
-
-SIM_IBUF_S = 1.0
-"""Seconds of audio the simulated I2S buffer holds: rp2's behaviour, generous size (DECISIONS 12)."""
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+"""What rp2 prints when Ctrl-D at the REPL soft-resets it (then main.py runs again)."""
 
 
 class SimBoard:
@@ -57,6 +60,8 @@ class SimBoard:
     100 ms; in real time the board stalls until its full buffer overflows, so the firmware's timing check
     sees it),
     `drift_ppm` (the board's crystal), `mic_fault` (see picomic.sim.signals.parse_mic_fault).
+    `ibuf_s`: seconds of audio in the simulated I2S buffer; None (default) = the ibuf the firmware asks for,
+    rp2's 20,000 B (DECISIONS 30).
     """
 
     def __init__(
@@ -78,7 +83,11 @@ class SimBoard:
         noise_floor_dbfs: float | None = None,
         stdin: BinaryIO | None = None,
         on_replug: Callable[[str], None] | None = None,
+        ibuf_s: float | None = None,
     ) -> None:
+        if ibuf_s is not None and not (math.isfinite(ibuf_s) and 0.0 < ibuf_s <= 10.0):
+            raise ConfigError(f"ibuf_s must be within (0, 10] seconds, got {ibuf_s}")
+        self.ibuf_s = ibuf_s
         _check_rate("ber", ber)
         _check_rate("drop_bytes", drop_bytes)
         for name, value in (("--unplug-at", unplug_at), ("--overrun-at", overrun_at)):
@@ -103,6 +112,8 @@ class SimBoard:
         self.first_audio_s: float | None = None
         """Seconds from start() to the first AUDIO frame header leaving the board (None: none yet)."""
         self.reboots = 0
+        self.soft_reboots = 0
+        """Soft resets (Ctrl-D or sys.exit() at the REPL): main.py ran again, the USB link stayed up."""
         self._server: SignalServer | None = None
         self._relay: Relay | None = None
         self._monitor: threading.Thread | None = None
@@ -132,7 +143,6 @@ class SimBoard:
         sys_mpy = None if self.source else micropython_sys_mpy(exe)
         build = build_firmware(board=self.board, source=self.source, sys_mpy=sys_mpy)
         shutil.copytree(build.root, root / "flash")
-        self._declare_ibuf(root / "flash" / "board.json")
         self._server = SignalServer(str(root / "i2s.sock"), self.signal, self.mic)
         self._write_config(root)
         a_master, a_slave = os.openpty()
@@ -147,21 +157,14 @@ class SimBoard:
         self._monitor = threading.Thread(target=self._watch, name="picomic-sim-monitor", daemon=True)
         self._monitor.start()
 
-    @staticmethod
-    def _declare_ibuf(board_json: Path) -> None:
-        """The simulated I2S buffer holds SIM_IBUF_S of audio (DECISIONS 12); the flashed profile says so, so
-        the firmware's overrun threshold matches the buffer it really has."""
-        profile = json.loads(board_json.read_text(encoding="utf-8"))
-        profile["ibuf_ms"] = round(SIM_IBUF_S * 1000)
-        board_json.write_text(json.dumps(profile), encoding="utf-8")
-
     def _write_config(self, root: Path) -> None:
         mcu = str(self.profile.get("mcu", "RP2040"))
         cfg = {
             "socket": str(root / "i2s.sock"),
             "fast": self.fast,
             "drift_ppb": round(self.drift_ppm * 1000),
-            "ibuf_s": SIM_IBUF_S,
+            "ibuf_s": self.ibuf_s,
+            "tty_intr": True,
             "overrun_at_s": self.overrun_at,
             "overrun_ms": 100,
             "uid": f"{self.seed & 0xFFFFFFFF:08x}e6614c31",
@@ -181,6 +184,7 @@ class SimBoard:
         env = dict(os.environ)
         env["MICROPYPATH"] = f"{sim_dir()}:{fakes_dir()}:.frozen:{flash / 'lib'}"
         env["PICOMIC_SIM"] = str(root / "sim.json")
+        self._launched_at = time.monotonic()
         with open(root / "board.log", "ab") as log:
             self.proc = subprocess.Popen(
                 [self._exe, "-X", f"heapsize={_HEAP[cfg['mcu']]}", "-i", "main.py"],
@@ -190,16 +194,31 @@ class SimBoard:
                 stderr=log,
                 env=env,
                 start_new_session=True,
+                preexec_fn=_take_terminal,
             )
         os.close(out_fd)
 
     def _watch(self) -> None:
+        quick = 0
         while not self._stopping.is_set():
             proc = self.proc
             if proc is None or proc.poll() is None:
                 time.sleep(0.05)
                 continue
-            if self._stopping.is_set() or (proc.returncode != RESET_EXIT and not self._take_reset_marker()):
+            if self._stopping.is_set():
+                return
+            if proc.returncode == 0 and not self._take_reset_marker():
+                # Ctrl-D (or sys.exit()) at the REPL: rp2 soft-resets and runs main.py again; USB stays up.
+                # (A board that exits at once again and again -- its stdin at EOF -- is left ended.)
+                quick = quick + 1 if time.monotonic() - self._launched_at < 0.5 else 0
+                if quick >= 3:
+                    return
+                self.soft_reboots += 1
+                with contextlib.suppress(OSError):
+                    os.write(self._a_slave, SOFT_REBOOT)
+                self._launch()
+                continue
+            if proc.returncode != RESET_EXIT and not self._take_reset_marker():
                 return
             self.reboots += 1  # machine.reset() / watchdog: reboot, and USB re-enumerates on the host
             self._launch()
@@ -299,6 +318,12 @@ class SimBoard:
         """The relay saw an AUDIO frame header leave the board (simwire.WireBoard)."""
         if self.first_audio_s is None:
             self.first_audio_s = time.monotonic() - self.started_at
+
+
+def _take_terminal() -> None:
+    """In the board process before exec (a new session): its stdin pty becomes its controlling terminal, so
+    the line discipline's SIGINT (the simulated USB Ctrl-C) reaches it."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def _check_rate(name: str, value: float) -> None:
