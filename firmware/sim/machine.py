@@ -365,7 +365,9 @@ class I2S(io.IOBase):
             self._produce(due)
         room = self._cap - self._avail
         room -= room % _BLOCK
-        time.sleep_us((room * self._den + self._num - 1) // self._num + int(CFG["overrun_ms"]) * 1000)
+        full = self._prod + room  # stream index at which the buffer is full: the drops start there
+        until = self._t0 + (full * self._den + self._num - 1) // self._num + int(CFG["overrun_ms"]) * 1000
+        time.sleep_us(until - time.board_us())
 
     def _due(self):
         # Stream index the DMA has reached by now (board clock, true rate), in whole blocks.
@@ -458,8 +460,6 @@ class I2S(io.IOBase):
         if 0 <= max_len < n:
             n = max_len
         want = n // fb
-        if 0 <= self._stall_at <= self._rd:
-            self._stall()
         if self._asyncio:
             # copy what the buffer holds (fast mode: what the host's link has room for), never wait
             if self._fast:
@@ -469,7 +469,12 @@ class I2S(io.IOBase):
                 if due > self._prod:
                     self._produce(due)
             k = want if want < self._avail else self._avail
-            return self._take(buf, 0, k) * fb if k else 0
+            got = self._take(buf, 0, k) if k else 0
+            if 0 <= self._stall_at <= self._rd:
+                self._stall()  # the program stalls right after this read (a GC pause in its loop)
+            return got * fb
+        if 0 <= self._stall_at <= self._rd:
+            self._stall()
         got = 0
         while got < want and not self._eof:
             need = want - got
