@@ -47,6 +47,14 @@ def _integer(low: int = 0, high: int = _INT_MAX) -> Check:
     return check
 
 
+def _real(low: float, high: float) -> Check:
+    def check(value: object) -> object | None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+        return value if ok else None
+
+    return check
+
+
 def _boolean(value: object) -> object | None:
     return value if isinstance(value, bool) else None
 
@@ -67,17 +75,40 @@ def _int_map(value: object) -> object | None:
     return out
 
 
+def _modes(value: object) -> object | None:
+    """INFO `limits.modes`: the START modes this chip sustains, [{"bits", "channels", "max_rate"}]."""
+    if not isinstance(value, list) or len(value) > MAX_LIST_ITEMS:
+        return None
+    keys = ("bits", "channels", "max_rate")
+    ok = all(isinstance(m, dict) and set(m) == set(keys) and all(_COUNT(m[k]) is not None for k in keys) for m in value)
+    return value if ok else None
+
+
+def _limits(value: object) -> object | None:
+    """INFO `limits`: integer ranges (`_int_map`) plus the chip's `modes`."""
+    if not isinstance(value, dict):
+        return None
+    rest = _int_map({k: v for k, v in value.items() if k != "modes"})
+    if rest is None:
+        return None
+    if "modes" not in value:
+        return rest
+    modes = _modes(value["modes"])
+    return None if modes is None else {**rest, "modes": modes}  # type: ignore[dict-item]
+
+
 _COUNTER_KEYS = ("rate", "frame_ms", "gain", "bits", "channels", "samples", "ring_frames", "epochs", "frames",
                  "dropped", "overruns", "clipped", "ring_used", "ctl_dropped", "mem_free")  # fmt: skip
 SCHEMAS: dict[str, dict[str, Check]] = {
     "INFO": {
         "fw": _string(32), "proto": _integer(0, 255), "board": _string(64), "mpy": _string(32),
         "uid": _string(64), "ticks_bits": _integer(1, 64), "mic": _string(64), "defaults": _int_map,
-        "limits": _int_map, "ring_frames": _integer(0, 65535), "streaming": _boolean,
+        "limits": _limits, "ring_frames": _integer(0, 65535), "streaming": _boolean,
+        "chip": _string(16), "clk_hz": _COUNT, "pio_div_round": _string(16), "rate_true_hz": _real(0.0, 1e6),
     },
     "STATUS": {
         "cmd": _string(16), "ok": _boolean, "error": _string(MAX_STRING_CHARS), "streaming": _boolean,
-        "noop": _boolean, **dict.fromkeys(_COUNTER_KEYS, _COUNT),
+        "noop": _boolean, "rate_true_hz": _real(0.0, 1e6), "ibuf": _COUNT, **dict.fromkeys(_COUNTER_KEYS, _COUNT),
     },
     "END": {"reason": _string(32), "frames": _COUNT, "dropped": _COUNT, "overruns": _COUNT},
 }  # fmt: skip
