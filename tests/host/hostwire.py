@@ -1,7 +1,7 @@
 """TEST-ONLY frame encoder (production never encodes frames: the firmware does).
 
 Written from docs/protocol.md without importing picomic.stream.protocol, and checked byte for byte against the
-firmware-made golden vectors (test_host_vectors.py), so decoder tests built on it are not self-checks.
+firmware-made golden vectors (test_stream_vectors.py), so decoder tests built on it are not self-checks.
 """
 
 from __future__ import annotations

@@ -166,6 +166,16 @@ def test_modules_and_functions_stay_small() -> None:
     assert long_modules == [] and long_functions == []
 
 
+def test_every_subpackage_has_tests_named_after_it() -> None:
+    """A reader finds a subpackage's tests as tests/<suite>/test_<subpackage>_<module>.py (or test_<subpackage>.py);
+    cli/, emulator/ and sim/ are tested through their commands and boards in tests/e2e, tests/emulator, tests/hil."""
+    tests = {p.stem for p in (PKG.parents[1] / "tests").rglob("test_*.py")}
+    subs = {_sub(m) for m in _modules() if m.count(".") >= 2}
+    by_suite = {"cli": "e2e", "emulator": "emulated", "sim": "sim", "link": "link", "pipeline": "pipeline"}
+    missing = [s for s in sorted(subs) if not any(t.startswith(f"test_{by_suite.get(s, s)}") for t in tests)]
+    assert missing == []
+
+
 def test_the_checks_can_fail() -> None:
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     tree = ast.parse("import argparse\nif TYPE_CHECKING:\n    import x\ndef f():\n    from picomic.cli import y\n")

@@ -18,7 +18,7 @@ from picomic.bench.report import Figure, Target
 from picomic.cli import bench as bench_cli
 from picomic.errors import ConfigError, DeviceError
 
-# Every figure issue 10 names, as `entry.figure` (speech figures are measured by tests/host/test_stt*).
+# Every figure issue 10 names, as `entry.figure` (speech figures are measured by tests/host/test_speech_stt*).
 ISSUE_FIGURES = {
     *(f"host.{k}_{n}" for k in ("fps", "x_realtime", "naive_fps", "speedup") for n in (1, 3, 8)),
     "latency.p50_ms",
