@@ -41,6 +41,9 @@ MODES = (
     ("48k_24", StartSettings(rate_hz=48000, bits=24)),
     ("16k_24_stereo", StartSettings(rate_hz=16000, bits=24, channels=2)),
 )
+REQUIRED = frozenset({"16k_16", "16k_24", "32k_16", "48k_16", "16k_24_stereo"})
+"""The modes START must accept on the RP2040 (issue 14), each with 0 overruns and drops at ≤ 70 % CPU; the
+others (48 kHz 24-bit) are measured when the firmware accepts them and reported as refused otherwise."""
 _CHECKOUT_RP2 = Path(__file__).resolve().parents[4] / "shared" / "rp2"
 
 
@@ -164,6 +167,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for name, m in out["modes"].items():  # flat keys for the bench table
+        out[f"accepted_{name}"] = 0 if "refused" in m else 1
         for key in ("cpu_pct", "bytes_per_s", "ram_at_start_bytes", "i2s_overruns", "device_dropped", "speed"):
             out[f"{key}_{name}"] = m.get(key)
     return out
@@ -176,14 +180,24 @@ def figures() -> tuple[Any, ...]:
 
     out: list[Figure] = []
     for name, _ in MODES:
-        cpu_target = Target("<=", 25.0) if name == "16k_16" else Target("<=", 70.0)
+        need = name in REQUIRED
+        cpu_target = (Target("<=", 25.0) if name == "16k_16" else Target("<=", 70.0)) if need else None
+        zero = Target("==", 0) if need else None
         out += [
-            Figure(f"cpu_pct_{name}", f"emulated RP2040 {name}: firmware CPU load", "%", cpu_target, over="exact"),
+            Figure(
+                f"accepted_{name}",
+                f"emulated RP2040 {name}: START accepted",
+                "",
+                Target("==", 1) if need else None,
+                over="exact",
+                digits=0,
+            ),  # fmt: skip
+            Figure(f"cpu_pct_{name}", f"  {name}: firmware CPU load", "%", cpu_target, over="exact"),
             Figure(f"bytes_per_s_{name}", f"  {name}: device → host", "B/s", over="exact", digits=0),
             Figure(f"ram_at_start_bytes_{name}", f"  {name}: RAM at START (gc.mem_free)", "B", over="exact", digits=0),
-            Figure(f"i2s_overruns_{name}", f"  {name}: I2S overruns", "", Target("==", 0), over="exact", digits=0),
+            Figure(f"i2s_overruns_{name}", f"  {name}: I2S overruns", "", zero, over="exact", digits=0),
             Figure(
-                f"device_dropped_{name}", f"  {name}: device ring drops", "", Target("==", 0), over="exact", digits=0
+                f"device_dropped_{name}", f"  {name}: device ring drops", "", zero, over="exact", digits=0
             ),  # fmt: skip
             Figure(f"speed_{name}", f"  {name}: emulation speed (emulated/wall)", "×", over="exact", digits=2),
         ]
