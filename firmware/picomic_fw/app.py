@@ -110,12 +110,13 @@ class App:
         cap = self.cap
         link = self.link
         p = self.spoll
+        ticks = self.ticks  # now() inlined: a call less per use, several per frame
         frames = cap.frames
         settling = cap.settle
         rounds = 0
         while rounds < _ROUNDS and self.streaming and cap.frames == frames and (cap.settle or not settling):
             rounds += 1
-            due = cap.due_us(self.now())
+            due = cap.due_us(ticks() & MASK30)
             probing = self.probe and due > 0
             timeout = self._arm(cap, link, due)
             for obj, ev in p.ipoll(timeout):
@@ -125,13 +126,13 @@ class App:
                 self.probe = False  # no backlog: wait for the next frame's time
             if self.streaming and not self.i2s_on:
                 # the wait ended (ran out, or output/input came first): read the frame now if it is due
-                due = cap.due_us(self.now())
+                due = cap.due_us(ticks() & MASK30)
                 if due <= 0:
                     self._arm(cap, link, due)
                     for obj, ev in p.ipoll(0):
                         if not self._event(obj, ev):
                             break
-        now = self.now()
+        now = ticks() & MASK30
         if link.got_byte:
             link.got_byte = False
             self.last_rx = now
@@ -150,7 +151,7 @@ class App:
         if on != self.i2s_on:
             p.modify(cap.i2s, _POLLIN if on else 0)
             self.i2s_on = on
-        out = link.pending() and not link.broken
+        out = (link.wbuf is not None or link.pending()) and not link.broken  # pending(), its common case first
         if out != self.out_on:
             # rp2: sys.stdin.buffer IS sys.stdout.buffer (one stdio buffer object), so one poll entry
             # carries both interests
@@ -176,7 +177,7 @@ class App:
             return self.streaming
         link = self.link
         if ev & _POLLOUT and obj is link.out:
-            link.pump()
+            link.pump(True)
         if ev & _POLLIN and obj is link.inp:
             self.service_rx()
         elif ev & (_POLLHUP | _POLLERR) and obj is link.inp:

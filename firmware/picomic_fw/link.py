@@ -160,38 +160,56 @@ class Link:
         self.wbuf = None
         self.wslot = -1
 
-    def pump(self):
+    def pump(self, ready=False):
         # Write what the host takes right now, up to _PUMP_BUDGET bytes (whole frames after the first).
-        # Returns True while output is still pending. Main loop only; no allocation.
+        # ready: the caller's poll just reported POLLOUT, so the first chunk needs no poll of its own.
+        # Returns True while output is still pending. Main loop only; no allocation. Hot path (once per
+        # chunk): the frame's fields live in locals while it is being written.
         budget = _PUMP_BUDGET
+        out = self.out
+        pout = self.pout
+        chunk = self.chunk
         while True:
-            if self.wbuf is None and not self._next():
-                return False
+            buf = self.wbuf
+            if buf is None:
+                if not self._next():
+                    return False
+                buf = self.wbuf
             if self.broken:
                 return True
-            for _ in self.pout.ipoll(0):
-                break
-            else:
-                return True
-            want = self.wend - self.woff
-            if want > self.chunk:
-                want = self.chunk
-            try:
-                w = self.out.write(self.wbuf, self.woff, want)
-            except OSError as e:
-                if e.errno != _EAGAIN and e.errno != _ETIMEDOUT:
-                    self.broken = True
-                return True
-            if not w:
-                return True
-            self.woff += w
-            budget -= w
-            if self.woff >= self.wend:
-                self._done()
-                if budget <= 0:
-                    return self.pending()
-            elif w < want:
-                return True
+            off = self.woff
+            end = self.wend
+            while off < end:
+                if ready:
+                    ready = False
+                else:
+                    for _ in pout.ipoll(0):
+                        break
+                    else:
+                        self.woff = off
+                        return True
+                want = end - off
+                if want > chunk:
+                    want = chunk
+                try:
+                    w = out.write(buf, off, want)
+                except OSError as e:
+                    self.woff = off
+                    if e.errno != _EAGAIN and e.errno != _ETIMEDOUT:
+                        self.broken = True
+                    return True
+                if not w:
+                    self.woff = off
+                    return True
+                off += w
+                budget -= w
+                if w < want:
+                    self.woff = off
+                    return True
+            self.woff = off
+            self._done()
+            if budget <= 0:
+                return self.pending()
 
     def abort_frame(self):
         # Give up on the frame in flight (START that could not drain the backlog): the host resyncs.

@@ -54,18 +54,29 @@ _fill_table(_table)
 
 
 @micropython.viper
-def crc32_into(buf: ptr8, start: int, end: int, tbl: ptr32):
-    # CRC-32 of buf[start:end], stored little-endian at buf[end:end+4]. The running value keeps only its
-    # low 32 bits (the `& 0xFFFFFF` after the shift), so it is exact on 32- and 64-bit machine words.
-    c = (uint(0xFFFFFF) << 8) | uint(0xFF)
-    i = start
-    while i < end:
-        c = uint(tbl[(c ^ uint(buf[i])) & 0xFF]) ^ ((c >> 8) & 0xFFFFFF)
+def _crc(c: uint, i: int, end: int, p: ptr8):
+    # CRC-32 of p[i:end] from c = -1 (0xFFFFFFFF, passed as a small int), stored little-endian at
+    # p[end:end+4]: two bytes per pass after an odd first one. c, i, end are the first three locals, the
+    # ones that get registers on Thumb. The value never leaves viper (as a Python int it could be >= 2^30);
+    # `& 0xFFFFFF` after the shift keeps it exact on 64-bit machine words.
+    t = ptr32(_table)
+    if (end - i) & 1:
+        c = uint(t[(c ^ uint(p[i])) & 0xFF]) ^ ((c >> 8) & 0xFFFFFF)
         i += 1
-    buf[end] = (c & 0xFF) ^ 0xFF
-    buf[end + 1] = ((c >> 8) & 0xFF) ^ 0xFF
-    buf[end + 2] = ((c >> 16) & 0xFF) ^ 0xFF
-    buf[end + 3] = ((c >> 24) & 0xFF) ^ 0xFF
+    while i < end:
+        c = uint(t[(c ^ uint(p[i])) & 0xFF]) ^ ((c >> 8) & 0xFFFFFF)
+        c = uint(t[(c ^ uint(p[i + 1])) & 0xFF]) ^ ((c >> 8) & 0xFFFFFF)
+        i += 2
+    p[end] = (c & 0xFF) ^ 0xFF
+    p[end + 1] = ((c >> 8) & 0xFF) ^ 0xFF
+    p[end + 2] = ((c >> 16) & 0xFF) ^ 0xFF
+    p[end + 3] = ((c >> 24) & 0xFF) ^ 0xFF
+
+
+def crc32_into(buf, start, end, tbl=None):
+    # CRC-32 of buf[start:end], stored little-endian at buf[end:end+4] (tbl: kept for callers; the table
+    # is the module's).
+    _crc(-1, start, end, buf)
 
 
 @micropython.viper
@@ -88,7 +99,7 @@ def pack(buf, ftype, seq, ts, rate, samples, length, dropped, flags):
     # Returns the frame's total size. buf must have gone through init_frame.
     pack_into(_FIELDS, buf, 3, ftype, seq, ts, rate, samples, length, dropped, flags)
     _hcheck(buf)
-    crc32_into(buf, 2, HEADER + length, _table)
+    _crc(-1, 2, HEADER + length, buf)
     return HEADER + length + TRAILER
 
 
