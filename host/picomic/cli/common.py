@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 
+from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, MAX_GAP_LIMIT_S
 from picomic.emulator.board import EmulatedBoard
 from picomic.emulator.firmware import ensure_firmware
 from picomic.errors import ConfigError, ModelError, PicomicError
@@ -58,6 +59,17 @@ def flag_hint(exc: PicomicError) -> str:
     """The error's message, with the flags that set the settings it names."""
     flags = [FLAGS[s] for s in exc.settings if s in FLAGS]
     return f"{exc} ({' / '.join(flags)})" if flags else str(exc)
+
+
+def max_gap_arg(text: str) -> float:
+    """argparse type of `--max-gap`: seconds within 0..MAX_GAP_LIMIT_S."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_GAP_LIMIT_S):
+        raise argparse.ArgumentTypeError(f"must be 0..{MAX_GAP_LIMIT_S:g} seconds, got {text}")
+    return value
 
 
 def seconds_arg(text: str) -> float:
@@ -112,6 +124,9 @@ def add_source_arguments(p: argparse.ArgumentParser, *, default_sim: str | None 
     stream.add_argument("--frame-ms", type=int, default=10, help="frame length in ms, 5..64 [10]")
     stream.add_argument("--gain", type=int, default=0, help="digital gain as a left shift in bits, 0..8 [0]")
     stream.add_argument("--bits", type=int, choices=(16, 24), default=16, help="sample width on the wire [16]")
+    stream.add_argument("--max-gap", type=max_gap_arg, default=DEFAULT_MAX_GAP_S, metavar="S",
+                        help="lost audio up to S seconds becomes silence in recordings and speech; a longer gap "
+                        f"starts a new segment [{DEFAULT_MAX_GAP_S:g}]")  # fmt: skip
     add_fault_arguments(p)
     add_emulator_arguments(p)
 
@@ -277,6 +292,7 @@ def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[Serial
                 status=pipeline.status,
                 emit=pipeline.emit,
                 on_fatal=pipeline.fail,
+                max_gap_s=args.max_gap,
             )
     finally:
         RUNNING.remove(pipeline)

@@ -88,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
             writers.append(JsonlWriter(args.transcript))
             pipeline.add_output(JsonOutput(writers[-1], TRANSCRIPT_EVENT_TYPES))
         if args.record:
-            pipeline.add_consumer(Recorder(pipeline.bus, args.record, args.rate, 1, on_error=pipeline.fail))
+            pipeline.add_consumer(
+                Recorder(pipeline.bus, args.record, args.rate, 1, on_error=pipeline.fail, max_gap_s=args.max_gap)
+            )
         _add_speech_consumers(args, pipeline)
         if args.json:
             writers.append(JsonlWriter(sys.stdout))

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.out)
     check_source_args(args)
     pipeline = Pipeline()
-    recorder = Recorder(pipeline.bus, args.out, args.rate, 1, on_error=pipeline.fail)
+    recorder = Recorder(pipeline.bus, args.out, args.rate, 1, on_error=pipeline.fail, max_gap_s=args.max_gap)
     pipeline.add_consumer(recorder)
     progress = RecordProgress(recorder, args.seconds)
     pipeline.add_output(progress)
