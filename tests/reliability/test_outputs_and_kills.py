@@ -170,12 +170,15 @@ class Listen:
         assert ok(), self.events[-3:]  # type: ignore[operator]
 
     def stop(self, signum: int) -> tuple[int, str]:
+        """Signal the process and wait for it; stdout stays with the reader thread (communicate() would take
+        lines from it), stderr is read once the process is gone."""
         self.proc.send_signal(signum)
         try:
-            _, err = self.proc.communicate(timeout=60)
+            self.proc.wait(timeout=60)
         finally:
             self.proc.kill()
         self._reader.join(5)
+        err = self.proc.stderr.read() if self.proc.stderr is not None else ""
         return self.proc.returncode, err
 
 
