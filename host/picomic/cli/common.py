@@ -61,12 +61,17 @@ def flag_hint(exc: PicomicError) -> str:
     return f"{exc} ({' / '.join(flags)})" if flags else str(exc)
 
 
+def _number(text: str, kind: type[int] | type[float], what: str) -> float:
+    """`text` as `kind`, or the argparse error "not a WHAT: 'text'"."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a {what}: {text!r}") from None
+
+
 def max_gap_arg(text: str) -> float:
     """argparse type of `--max-gap`: seconds within 0..MAX_GAP_LIMIT_S."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    value = _number(text, float, "number of seconds")
     if not (math.isfinite(value) and 0 <= value <= MAX_GAP_LIMIT_S):
         raise argparse.ArgumentTypeError(f"must be 0..{MAX_GAP_LIMIT_S:g} seconds, got {text}")
     return value
@@ -74,30 +79,21 @@ def max_gap_arg(text: str) -> float:
 
 def seconds_arg(text: str) -> float:
     """argparse type: a duration in seconds, > 0 and finite (so a typo fails before any board starts)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    value = _number(text, float, "number of seconds")
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
     return value
 
 
 def partials_ms(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of milliseconds: {text!r}") from None
+    value = int(_number(text, int, "whole number of milliseconds"))
     if value < 100:
         raise argparse.ArgumentTypeError(f"must be >= 100 ms (omit --partials to turn partials off), got {value}")
     return value
 
 
 def tcp_port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a TCP port number: {text!r}") from None
+    value = int(_number(text, int, "TCP port number"))
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0..65535; 0 picks a free one)")
     return value
