@@ -2,12 +2,12 @@
 #
 # Invariant: `streaming` is True exactly while `cap` holds an open I2S and kbd_intr is -1. The audio ring
 # stays attached to the link after STOP until its frames are sent (END follows them). stream_step() is the
-# steady-state hot path: it waits in ONE select.poll over the I2S (POLLIN: rp2's driver then runs in its
-# ASYNCIO mode), stdin (POLLIN) and stdout (POLLOUT, only while output is pending) -- waiting in poll is
-# what services rp2's USB stack -- then reads the I2S, writes a frame, reads host bytes, checks liveness.
-# The I2S is left out of the poll (events 0) until its frame is due by the clock, so the loop wakes once
-# per frame instead of once per DMA block. It allocates nothing (tests/firmware proves it under
-# micropython.heap_lock()). Commands (other than PING) allocate, which is fine: they are rare and outside
+# steady-state hot path: one select.poll wait per frame, over stdin (POLLIN) and, while output is pending,
+# stdout (POLLOUT) -- waiting in poll is what services rp2's USB stack -- until the frame is due by the
+# clock; then it reads the frame from the I2S (in ASYNCIO mode since START polled it once: readinto copies
+# what is there and returns early), writes it at once, and checks host liveness. Two prebuilt polls (with
+# and without stdout) mean no poll interest changes per frame. It allocates nothing (tests/firmware proves
+# it under micropython.heap_lock()). Commands (other than PING) allocate, which is fine: they are rare and outside
 # the per-frame work.
 
 from micropython import const
@@ -20,7 +20,7 @@ import micropython
 from . import VERSION
 from .proto import PROTO, MASK30, MAX_PAYLOAD, OVERHEAD, T_INFO, T_STATUS, T_END
 from .ring import FrameRing
-from .capture import Capture, frame_bytes
+from .capture import Capture, EMPTY, frame_bytes
 from .commands import LINE_MAX, LIMITS, START_KEYS, parse, parse_start
 from .link import Link, NONE, LONG, EOF
 from . import chips
@@ -30,6 +30,7 @@ _IDLE_POLL_MS = const(100)
 _BUSY_POLL_MS = const(2)
 _RX_BUDGET = const(512)  # stdin bytes read per service_rx (one at a time: see link.py)
 _ROUNDS = const(3)  # poll waits per stream_step
+_REPROBE = const(32)  # frames between probes while probes find nothing
 _WAIT_MAX_MS = const(20)  # longest poll wait while streaming (liveness, watchdog)
 _RAM_SLACK = const(4096)  # START's RAM check: the I2S object, poll, stage buffer, fragmentation
 _POLLIN = const(1)
@@ -62,7 +63,7 @@ class App:
         self.profile = profile or {}
         self.defaults = _defaults(self.profile)
         self.make_i2s = make_i2s
-        self.link = Link(stdin, stdout, self.profile.get("tx_chunk", 64))
+        self.link = Link(stdin, stdout, self.profile.get("tx_chunk", 0))
         self.led = led
         self.uid = uid
         self.wdt = wdt
@@ -72,10 +73,12 @@ class App:
         self.chip = chips.chip_of(getattr(sys.implementation, "_machine", ""), self.profile.get("mcu"))
         self.clk = self.profile.get("clk_hz", 0)
         self.nearest = chips.round_nearest(sys.implementation.version)
-        self.spoll = None  # the stream's poll (made at START)
-        self.i2s_on = False  # the I2S's events in spoll are POLLIN (else 0)
+        self.spoll = None  # the stream's poll: stdin (made at START)
+        self.pout = None  # the same with stdout's POLLOUT, used while output is pending
+        self.pi2s = None  # a poll of the I2S alone
         self.probe = False  # a frame just completed: look at the I2S once without waiting
-        self.out_on = False  # stdout's events in spoll are POLLOUT (else 0)
+        self.short = False  # the last read came up short: wait a moment before the next
+        self.reprobe = 0  # frames until the next probe
         self.reset = reset  # machine.reset from the hardware seam (None: RESET is refused)
         self.cap = None
         self.ring = None
@@ -104,35 +107,32 @@ class App:
             self.shutdown()
 
     def stream_step(self):
-        # Waits in the stream's poll and handles what it reports, until a frame was captured (at most
-        # _ROUNDS waits: typically "write the last frame", then "wait for the next one and read it"); then
-        # the liveness check. Main loop only; allocates nothing.
+        # Waits and reads until a frame was captured (at most _ROUNDS waits): typically one wait in the poll
+        # until the frame is due (stdin always, stdout only while output is pending), then the read and the
+        # write of that frame at once. The I2S is not in the poll: it was polled once at START (which put
+        # rp2's driver in ASYNCIO mode) and the frame's due time comes from the clock, so no poll interest
+        # changes per frame. Then the liveness check. Main loop only; allocates nothing.
         cap = self.cap
-        link = self.link
-        p = self.spoll
-        ticks = self.ticks  # now() inlined: a call less per use, several per frame
+        if cap is None:
+            return  # streaming ended (the caller's loop looks at `streaming` before each step)
+        ticks = self.ticks
         frames = cap.frames
         settling = cap.settle
         rounds = 0
         while rounds < _ROUNDS and self.streaming and cap.frames == frames and (cap.settle or not settling):
             rounds += 1
-            due = cap.due_us(ticks() & MASK30)
-            probing = self.probe and due > 0
-            timeout = self._arm(cap, link, due)
-            for obj, ev in p.ipoll(timeout):
-                if not self._event(obj, ev):
-                    break
-            if probing and cap.frames == frames:
-                self.probe = False  # no backlog: wait for the next frame's time
-            if self.streaming and not self.i2s_on:
-                # the wait ended (ran out, or output/input came first): read the frame now if it is due
-                due = cap.due_us(ticks() & MASK30)
-                if due <= 0:
-                    self._arm(cap, link, due)
-                    for obj, ev in p.ipoll(0):
-                        if not self._event(obj, ev):
-                            break
+            due = 0 if self.probe else cap.due_us(ticks() & MASK30)
+            if due > 0 or self.short:
+                self.short = False
+                t = (due + 999) // 1000 if due > 0 else 1
+                self._wait(t if t < _WAIT_MAX_MS else _WAIT_MAX_MS)
+                due = 0 if self.probe else cap.due_us(ticks() & MASK30)
+            else:
+                self._wait(0)  # USB and stdin still get their turn while a backlog is read
+            if self.streaming and due <= 0:
+                self._read(cap)
         now = ticks() & MASK30
+        link = self.link
         if link.got_byte:
             link.got_byte = False
             self.last_rx = now
@@ -141,50 +141,49 @@ class App:
         if self.wdt:
             self.wdt.feed()
 
-    def _arm(self, cap, link, due):
-        # Set the I2S's and stdout's events for the next wait; returns its timeout in ms. Right after a
-        # frame the I2S is asked once without waiting (`probe`): a backlog, or a source faster than the
-        # clock (the simulated board's fast mode), is read at once; otherwise it is left out of the poll
-        # until the frame is due.
-        p = self.spoll
-        on = due <= 0 or self.probe
-        if on != self.i2s_on:
-            p.modify(cap.i2s, _POLLIN if on else 0)
-            self.i2s_on = on
-        out = (link.wbuf is not None or link.pending()) and not link.broken  # pending(), its common case first
-        if out != self.out_on:
-            # rp2: sys.stdin.buffer IS sys.stdout.buffer (one stdio buffer object), so one poll entry
-            # carries both interests
-            mask = _POLLOUT if out else 0
-            p.modify(link.out, mask | _POLLIN if link.inp is link.out else mask)
-            self.out_on = out
-        if due <= 0:
-            return _WAIT_MAX_MS  # the I2S (or stdout, stdin) wakes the wait
-        if on:
-            return 0
-        t = (due + 999) // 1000
-        return t if t < _WAIT_MAX_MS else _WAIT_MAX_MS
+    def _read(self, cap):
+        # Read the I2S into the frame being filled; a completed frame is written at once. Right after a
+        # frame the I2S is read once more without waiting (`probe`) while that keeps finding whole frames (a
+        # backlog; the simulated board's fast mode, which outruns the clock), and every _REPROBE frames.
+        probing = self.probe
+        r = cap.step()
+        if r == EMPTY:
+            r = self._empty(cap)
+        if r < 0:
+            self.stop("signal_end")
+        elif r > 0:
+            self.probe = probing or not self.reprobe
+            self.reprobe = (self.reprobe + 1) % _REPROBE
+            if not self.link.broken:
+                self.link.pump()
+        elif probing:
+            self.probe = False
 
-    def _event(self, obj, ev):
-        # Handle one poll result; False when streaming ended (stop the ipoll iteration).
-        cap = self.cap
-        if obj is cap.i2s:
+    def _empty(self, cap):
+        # The I2S gave nothing: its DMA block is not in yet (wait a moment before the next read), unless it
+        # polls readable and a read after that poll still gives nothing: then the source ended (only a
+        # simulated signal ends).
+        for _ in self.pi2s.ipoll(0):
             r = cap.step()
-            if r < 0:
-                self.stop("signal_end")
-                return False
-            self.probe = r > 0
-            return self.streaming
+            return cap.end() if r == EMPTY else r
+        self.short = not self.probe
+        return 0
+
+    def _wait(self, timeout):
+        # Wait up to `timeout` ms in the poll for stdin (and stdout while output is pending), and handle what
+        # it reports.
         link = self.link
-        if ev & _POLLOUT and obj is link.out:
-            link.pump(True)
-        if ev & _POLLIN and obj is link.inp:
-            self.service_rx()
-        elif ev & (_POLLHUP | _POLLERR) and obj is link.inp:
-            self.done = True  # the host side is gone (simulated board torn down)
-            self.stop("host_silent")
-            return False
-        return self.streaming
+        p = self.pout if (link.wbuf is not None or link.pending()) and not link.broken else self.spoll
+        for obj, ev in p.ipoll(timeout):
+            if ev & _POLLOUT and obj is link.out:
+                link.pump(True)
+            if ev & _POLLIN and obj is link.inp:
+                self.service_rx()
+            elif ev & (_POLLHUP | _POLLERR) and obj is link.inp:
+                self.done = True  # the host side is gone (simulated board torn down)
+                self.stop("host_silent")
+            if not self.streaming:
+                return
 
     def idle_step(self):
         link = self.link
@@ -342,17 +341,28 @@ class App:
         if self.clk:
             extra["rate_true_hz"] = self._true_rate(cfg["rate"])
         self.reply("START", True, None, extra)
+        link = self.link
         p = self.new_poll()
-        p.register(self.link.inp, _POLLIN)
-        if self.link.out is not self.link.inp:  # rp2: the same stdio buffer object
-            p.register(self.link.out, 0)
-        p.register(i2s, _POLLIN)  # rp2: from this poll on, the I2S is in ASYNCIO mode
+        p.register(i2s, _POLLIN)  # rp2: from this poll on, the I2S is in ASYNCIO mode (and stays in it)
         for _ in p.ipoll(0):
             pass
+        self.pi2s = p  # asked only when a read gives nothing
+        p = self.new_poll()
+        p.register(link.inp, _POLLIN)
         self.spoll = p
-        self.i2s_on = True
-        self.out_on = False
+        p = self.new_poll()
+        if link.out is link.inp:  # rp2: sys.stdin.buffer IS sys.stdout.buffer: one entry, both interests
+            p.register(link.inp, _POLLIN | _POLLOUT)
+        else:
+            p.register(link.inp, _POLLIN)
+            p.register(link.out, _POLLOUT)
+        self.pout = p
+        for p in (self.spoll, self.pout):
+            for _ in p.ipoll(0):  # a poll object makes its result tuple at its first ipoll: not later,
+                pass  # inside the allocation-free loop
         self.probe = False
+        self.short = False
+        self.reprobe = 0
         self.link.ring = ring
         self.kbd_intr(-1)
         self.streaming = True
@@ -412,7 +422,7 @@ class App:
         cap = self.cap
         self.cap = None
         self.streaming = False
-        self.spoll = None
+        self.spoll = self.pout = self.pi2s = None
         self.kbd_intr(3)
         self._led(0)
         cap.close()

@@ -25,9 +25,11 @@ from .proto import MASK30, HEADER, F_CLIPPED, F_FIRST, F_I2S_OVERRUN, F_STEREO, 
 from . import dsp
 
 SETTLE_SAMPLES = const(4096)  # INMP441 ready 2^18 SCK cycles after clock start: 4096 sample frames
+EMPTY = const(-2)  # step(): the I2S had nothing to read
 _MARGIN_US = const(2000)  # timing jitter allowance: DMA block granularity + loop scheduling
 _HALF = const(0x20000000)
 _WRAP = const(0x40000000)
+_BLOCK = const(16)  # sample frames per DMA half-buffer (128 B of 8-byte raw frames)
 _STAGE = const(512)  # bytes per continuation read (4 DMA half-buffers of 16-bit mono)
 
 
@@ -62,6 +64,7 @@ class Capture:
         self.acc = 0  # fraction of a µs owed to the balance, in 1/65536 µs
         self.cap_us = ibuf * 1000 // rate * 125  # ibuf / (8 bytes * rate) in µs
         self.limit = self.cap_us + _MARGIN_US
+        self.block_us = _BLOCK * 1000000 // rate  # rp2's DMA delivers 16-frame blocks: wait for the last
         self.base_flags = (F_WIDTH32 if bits == 24 else 0) | (F_STEREO if channels == 2 else 0)
         self.settle = SETTLE_SAMPLES
         self.stage = bytearray(_STAGE)
@@ -70,25 +73,27 @@ class Capture:
         self.ended = False
         self.seq = 0
         self.first = True
-        self.last = 0
+        self.last = ticks() & MASK30
         self.balance = 0
         self.frames = 0
         self.overruns = 0
         self.clipped = 0
 
     def due_us(self, now):
-        # µs until the frame being filled is complete in the I2S buffer (<= 0: read now). Main loop only.
-        if self.settle or self.ended:
+        # µs until the frame being filled is complete in the I2S buffer, its last DMA block included (<= 0:
+        # read now); while settling, until the next frame's worth of start-up samples is. Main loop only.
+        if self.ended:
             return 0
         d = (now - self.last) & MASK30
         if d >= _HALF:
             d -= _WRAP
-        return self.frame_us - self.balance - d
+        return self.frame_us + self.block_us - self.balance - d
 
     def step(self):
         # Read what the I2S holds into the frame being filled. Returns payload bytes of a frame queued,
-        # 0 when no frame was completed (still filling, or discarding the settle time), -1 when the I2S
-        # source ended (readinto returned 0 while readable: only a simulated signal does that).
+        # 0 when no frame was completed (still filling, or discarding the settle time), EMPTY when the read
+        # gave nothing (the DMA block is not in yet; or the source ended: the caller asks the poll, end()),
+        # -1 after end().
         if self.ended:
             return -1
         if self.settle:
@@ -108,17 +113,27 @@ class Capture:
             if n:
                 copy_into(ring.bufs[slot], HEADER + off, self.stage, n)
         if not n:
-            self.ended = True
-            if off < self.bpf:
-                self.slot = -1
-                ring.abandon(slot)
-                return -1
-            return self._finish(slot, off - off % self.bpf)
+            return EMPTY
         off += n
         self.off = off
         if off < plen:
             return 0
         return self._finish(slot, plen)
+
+    def end(self):
+        # The I2S source ended (a read gave nothing while the I2S polls readable: only a simulated signal
+        # does that): queue what the frame being filled holds, if a sample frame. Returns its payload
+        # bytes, or -1.
+        self.ended = True
+        slot = self.slot
+        if slot < 0 or self.settle:
+            return -1
+        off = self.off
+        if off < self.bpf:
+            self.slot = -1
+            self.ring.abandon(slot)
+            return -1
+        return self._finish(slot, off - off % self.bpf)
 
     def _finish(self, slot, n):
         # The slot holds n payload bytes (a full frame, or the short last one): time it, process, queue it.
@@ -160,16 +175,19 @@ class Capture:
 
     def _settle(self):
         # Read and discard the microphone's start-up samples (exactly SETTLE_SAMPLES: the read is capped);
-        # the timing reference starts after them.
+        # the timing reference starts after them. It advances by the audio read, not to the time of the
+        # read, so what the buffer still holds when settling ends counts in the balance (never past now:
+        # a source faster than the clock).
         want = self.settle * self.bpf
         plen = self.plen
         n = self.i2s.readinto(self.ring.payload[0], want if want < plen else plen)
         if not n:
-            self.ended = True
-            return -1
+            return EMPTY
         got = n // self.bpf
         self.settle = self.settle - got if got < self.settle else 0
-        self.last = self.ticks() & MASK30
+        t = (self.last + got * self.frame_us // self.spf) & MASK30
+        now = self.ticks() & MASK30
+        self.last = now if (now - t) & MASK30 >= _HALF else t
         return 0
 
     def close(self):

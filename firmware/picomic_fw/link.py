@@ -1,14 +1,19 @@
-# The USB link: command lines in, frames out, never waiting for the host.
+# The USB link: command lines in, frames out, written only when the host has room.
 #
 # Invariant (writer): at most one frame is in flight -- `wbuf` holds it (a ring slot when wslot >= 0, else
 # a control buffer) and bytes [woff, wend) of it have not been accepted yet; a short write keeps the offset
 # and the rest goes out on a later pump(). Control frames (replies, INFO, END) wait in a FIFO of _CTL
 # preallocated buffers, each sealed when queued; a "late" one (END and what follows it) waits until the
 # audio ring is empty. The writer seals audio frames itself when it pops them from the ring.
-# rp2's stdout: poll(POLLOUT) means one free byte in the 256-byte CDC FIFO, and a write that does not fit
-# waits up to 500 ms (twice: stream.write retries) and returns short. So pump() writes at most `chunk`
-# (<= 64 B, one CDC packet) per write, only after POLLOUT, never past the frame in flight, and at most
-# _PUMP_BUDGET bytes per call: the loop goes back to its poll (USB, I2S, stdin) in between.
+# rp2's stdout: poll(POLLOUT) means one free byte in the 256-byte CDC FIFO; a write puts what fits into it
+# and waits (1 ms steps, servicing USB) for room for the rest, up to 500 ms without progress (twice:
+# stream.write retries), then returns short. So pump() writes at most `chunk` (default 256 B, the FIFO) per
+# write, only after POLLOUT, never past the frame in flight, and at most _PUMP_BUDGET bytes per call: the
+# loop goes back to its poll (USB, stdin) in between. With the host reading, a write that found the FIFO
+# part full waits for a packet or two to leave (well inside the I2S buffer's 156 ms at 16 kHz); only a host
+# that stops reading right then can hold one write ~1 s (smaller chunks shorten neither wait: any write
+# larger than the free space waits the same). One 256-byte write costs the CPU far less than four of 64
+# (measured in the emulated RP2040: docs/performance.md).
 # Invariant (reader): `line[0:nline]` holds the bytes of the current command line; bytes past LINE_MAX are
 # discarded and the line reported as too long when its terminator arrives. rp2's stdin read blocks until
 # every byte asked for has arrived (shared/runtime/sys_stdio_mphal.c), and poll(POLLIN) only says "at
@@ -29,7 +34,7 @@ CTL_MAX = const(1024)  # control payload bytes
 _EAGAIN = const(11)
 _ETIMEDOUT = const(110)
 
-_CHUNK_MAX = const(64)  # CDC IN packet
+_CHUNK_MAX = const(256)  # rp2's CDC TX FIFO
 _PUMP_BUDGET = const(4096)  # bytes per pump() call: a backlog drains fast, capture still gets its turn
 
 NONE = const(-1)  # poll_line results besides a line length
@@ -38,10 +43,10 @@ EOF = const(-3)
 
 
 class Link:
-    def __init__(self, stdin, stdout, tx_chunk=64):
+    def __init__(self, stdin, stdout, tx_chunk=_CHUNK_MAX):
         self.inp = stdin
         self.out = stdout
-        self.chunk = tx_chunk if 0 < tx_chunk < _CHUNK_MAX else _CHUNK_MAX
+        self.chunk = tx_chunk if 0 < tx_chunk <= _CHUNK_MAX else _CHUNK_MAX
         self.pin = select.poll()
         self.pin.register(stdin, select.POLLIN)
         self.pout = select.poll()
