@@ -125,8 +125,10 @@ class App:
             if due > 0 or self.short:
                 self.short = False
                 t = (due + 999) // 1000 if due > 0 else 1
-                self._wait(t if t < _WAIT_MAX_MS else _WAIT_MAX_MS)
-                due = 0 if self.probe else cap.due_us(ticks() & MASK30)
+                if self._wait(t if t < _WAIT_MAX_MS else _WAIT_MAX_MS) or t < due // 1000 + 1:
+                    due = cap.due_us(ticks() & MASK30)  # woken early (or a capped wait): look again
+                else:
+                    due = 0  # the wait ran out at or after the frame's due time
             else:
                 self._wait(0)  # USB and stdin still get their turn while a backlog is read
             if self.streaming and due <= 0:
@@ -171,10 +173,12 @@ class App:
 
     def _wait(self, timeout):
         # Wait up to `timeout` ms in the poll for stdin (and stdout while output is pending), and handle what
-        # it reports.
+        # it reports; True when it reported something (the wait may have ended early).
         link = self.link
         p = self.pout if (link.wbuf is not None or link.pending()) and not link.broken else self.spoll
+        woke = False
         for obj, ev in p.ipoll(timeout):
+            woke = True
             if ev & _POLLOUT and obj is link.out:
                 link.pump(True)
             if ev & _POLLIN and obj is link.inp:
@@ -183,7 +187,8 @@ class App:
                 self.done = True  # the host side is gone (simulated board torn down)
                 self.stop("host_silent")
             if not self.streaming:
-                return
+                break
+        return woke
 
     def idle_step(self):
         link = self.link

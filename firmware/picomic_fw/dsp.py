@@ -17,10 +17,20 @@ import micropython
 
 @micropython.viper
 def _scan16(i: int, end: int, p: ptr16) -> int:
-    # i, end: halfword indexes. Clipped when a sample is 0x7FFF or 0x8000.
+    # i, end: halfword indexes. Clipped when a sample is 0x7FFF or 0x8000: x = sample ^ 0x8000 is then 0xFFFF
+    # or 0, so one compare per sample, (x + 1) & 0xFFFF < 2; four samples per pass.
+    while i + 3 < end:
+        if ((p[i] ^ 0x8000) + 1) & 0xFFFF < 2:
+            return 1
+        if ((p[i + 1] ^ 0x8000) + 1) & 0xFFFF < 2:
+            return 1
+        if ((p[i + 2] ^ 0x8000) + 1) & 0xFFFF < 2:
+            return 1
+        if ((p[i + 3] ^ 0x8000) + 1) & 0xFFFF < 2:
+            return 1
+        i += 4
     while i < end:
-        v = p[i]
-        if v == 0x7FFF or v == 0x8000:
+        if ((p[i] ^ 0x8000) + 1) & 0xFFFF < 2:
             return 1
         i += 1
     return 0
