@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 import time
 import uuid
@@ -29,6 +30,9 @@ from picomic.web.clients import Client, Message
 from picomic.web.page import HEADERS, load_static
 
 START_TIMEOUT_S = 10.0
+SEND_BUFFER_BYTES = 128 * 1024
+"""Kernel send buffer per client: bounds what a stalled peer holds in the kernel (Linux grows it to 4 MB),
+so its backlog shows in its own queue, where it is dropped oldest-first and counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +165,9 @@ class WebServer:
 
     async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
         self._wake, self._stop = asyncio.Event(), asyncio.Event()
-        runner = web.AppRunner(self._app(), handle_signals=False, access_log=None)
+        runner = web.AppRunner(self._app(), handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, self.settings.host, self.settings.port)
         try:
             await site.start()
         except OSError as exc:
@@ -293,6 +297,7 @@ class WebServer:
 
     async def _serve_client(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=self.settings.max_message_bytes, heartbeat=20.0, timeout=2.0)
+        _bound_send_buffer(request)
         await ws.prepare(request)
         client = Client(ws, self.settings.client_queue, request.remote or "?", request.transport)
         client.queue.put(messages.hello_text(self.session, self._limits()))
@@ -340,3 +345,10 @@ class WebServer:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await client.ws.close(code=code, message=reason.encode()[:120])
         return False
+
+
+def _bound_send_buffer(request: web.Request) -> None:
+    sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
