@@ -25,7 +25,7 @@ function onEvent(m) {
   const view = () => board(m.board_id);
   switch (m.type) {
     case "hello":
-      if (session !== null && session !== m.session) for (const b of boards.values()) b.show("server restarted");
+      if (session !== null && session !== m.session) for (const b of boards.values()) b.restarted();
       session = m.session;
       conn.dataset.session = m.session;
       break;

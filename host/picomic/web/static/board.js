@@ -91,11 +91,12 @@ export class BoardView {
   }
 
   status(s) {
-    const now = performance.now();
-    if (this.lastStatus && now > this.lastStatus.at && s.frames >= this.lastStatus.frames) {
-      this.setLink("frames_per_s", (s.frames - this.lastStatus.frames) / ((now - this.lastStatus.at) / 1000));
+    const at = Date.parse(s.wall);  // the host's clock when it took the snapshot: no delivery jitter
+    const last = this.lastStatus;
+    if (last && at - last.at >= 500 && s.frames >= last.frames) {
+      this.setLink("frames_per_s", (s.frames - last.frames) / ((at - last.at) / 1000));
     }
-    this.lastStatus = { at: now, frames: s.frames };
+    if (!last || at - last.at >= 500 || s.frames < last.frames) this.lastStatus = { at, frames: s.frames };
     for (const key of ["crc_errors", "lost_frames", "reconnects", "resyncs", "device_dropped", "i2s_overruns", "dropped_chunks"]) {
       this.setLink(key, s[key]);
     }
@@ -130,4 +131,9 @@ export class BoardView {
   }
 
   show(text) { this.message.textContent = text; }
+
+  restarted() {  // a new server run: its counters start again from zero
+    this.lastStatus = null;
+    this.show("server restarted");
+  }
 }

@@ -1,0 +1,180 @@
+"""The web view in a real headless Chromium (Debian's chromium driven by playwright), fed by `picomic listen
+--web` with the simulated board playing a speech fixture in real time: the page shows the final transcript, a
+moving meter, a spectrogram that is not blank and a clean link; it reconnects by itself when the server
+restarts. The page as it looks then is saved to docs/web-view.png (shown in the README)."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tiers import CHROMIUM_ARGS, require_chromium
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+SCREENSHOT = ROOT / "docs" / "web-view.png"
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+class Listen:
+    """`picomic listen --web PORT ...` as a user runs it, its stderr read by a thread (every wait bounded)."""
+
+    def __init__(self, *args: str) -> None:
+        cmd = [sys.executable, "-m", "picomic.cli", "listen", *args]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )  # fmt: skip
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.err: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.stdout = ""
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.err.append(line)
+            self.lines.put(line)
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        self.stdout = self.proc.stdout.read()
+
+    def url(self, timeout_s: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.proc.poll() is None, "".join(self.err)
+                continue
+            match = re.search(r"web view on (http://\S+)", line)
+            if match:
+                return match.group(1)
+        raise AssertionError(f"no web view URL within {timeout_s} s: {''.join(self.err)}")
+
+    def wait(self, timeout_s: float = 60.0) -> int:
+        return self.proc.wait(timeout_s)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def listen() -> Iterator[Any]:
+    runs: list[Listen] = []
+
+    def start(*args: str) -> Listen:
+        runs.append(Listen(*args))
+        return runs[-1]
+
+    yield start
+    for r in runs:
+        r.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    chromium = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=list(CHROMIUM_ARGS))
+        try:
+            pg = browser.new_page(viewport={"width": 1000, "height": 860})
+            errors: list[str] = []
+            pg.on("pageerror", lambda exc: errors.append(str(exc)))
+            pg.errors = errors
+            yield pg
+        finally:
+            browser.close()
+
+
+def fixture_text(name: str) -> str:
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    return str(next(e["text"] for e in manifest["files"] if e["file"] == name))
+
+
+def words(text: str) -> list[str]:
+    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
+
+
+LIT_PIXELS_JS = """(sel) => {
+  const c = document.querySelector(sel);
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let lit = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 3 * 60) lit++;
+  return lit / (c.width * c.height);
+}"""
+
+
+def _sample_until_final(page: Any, timeout_s: float) -> tuple[set[str], list[float]]:
+    """The meter's dBFS text and the frames/s shown, sampled every 50 ms until a final transcript line shows."""
+    seen: set[str] = set()
+    rates: list[float] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen.add(page.text_content("[data-field=rms_dbfs]") or "")
+        rate = page.text_content("[data-field=frames_per_s]") or "—"
+        rates += [float(rate)] if rate != "—" else []
+        if page.query_selector(".transcript .final") is not None:
+            return seen, rates
+        page.wait_for_timeout(50)
+    raise AssertionError(f"no final transcript on the page within {timeout_s} s")
+
+
+def test_the_page_shows_what_a_simulated_board_hears(listen, page) -> None:
+    name = "utt2_lights.flac"
+    run = listen("--sim", str(FIXTURES / name), "--web", "0", "--partials")
+    url = run.url()
+    page.goto(url)
+    page.wait_for_selector("#connection[data-state=open]", timeout=10_000)
+    meter_texts, rates = _sample_until_final(page, 90.0)
+    assert run.wait(60) == 0, "".join(run.err)
+    page.wait_for_selector("#connection[data-state=closed]", timeout=10_000)  # the server has gone
+
+    final = page.text_content(".transcript .final .text") or ""
+    assert words(final) == words(fixture_text(name))
+    assert re.fullmatch(r"\[00:00\.[2-6]–00:0[3-4]\.\d\]", page.text_content(".transcript .final .t") or "")
+    levels = {float(t.split()[0]) for t in meter_texts if t.endswith("dBFS")}
+    assert len(levels) >= 5 and max(levels) > -40 and min(levels) < -60, levels  # it moved with the speech
+    assert int(page.get_attribute(".board", "data-level-updates") or 0) >= 20
+    assert page.evaluate(LIT_PIXELS_JS, "canvas.spectrogram") > 0.02  # speech lit the spectrogram
+    assert page.evaluate(LIT_PIXELS_JS, "canvas.waveform") > 0.01
+    assert page.text_content("[data-field=crc_errors]") == "0"
+    assert page.text_content("[data-field=lost_frames]") == "0"
+    assert page.text_content("[data-field=dropped_chunks]") == "0"
+    assert rates and 80 <= statistics.median(rates) <= 120, rates  # 10 ms frames while streaming
+    assert "pico" in (page.text_content(".board h2 .info") or "")
+    assert page.errors == []
+
+    # the server restarts on the same port: the page reconnects by itself and carries on
+    port = url.rsplit(":", 1)[1].strip("/")
+    session = page.get_attribute("#connection", "data-session")
+    again = listen("--sim", str(FIXTURES / "utt1_box.flac"), "--web", port, "--no-stt", "--seconds", "3.5")
+    again.url()
+    page.wait_for_selector("#connection[data-connects='2'][data-state=open]", timeout=20_000)
+    assert page.get_attribute("#connection", "data-session") != session
+    page.wait_for_selector("[data-field=vad][data-speech=true]", timeout=20_000)  # the new stream is live
+    page.wait_for_timeout(700)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert 50 <= float(page.text_content("[data-field=frames_per_s]") or 0) <= 120  # counted afresh, not across runs
+    assert again.wait(60) == 0, "".join(again.err)
+    assert words(page.text_content(".transcript .final .text") or "") == words(fixture_text(name))  # kept
+    assert page.errors == []
