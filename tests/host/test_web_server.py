@@ -5,16 +5,14 @@ and raw sockets. Bad input (malformed, oversized and binary messages, a wrong Or
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
+from picomic.bench.web import stalled_client
 from picomic.errors import ConfigError
 from picomic.web.clients import ClientQueue
 from picomic.web.server import WebServer, WebSettings
@@ -225,26 +223,9 @@ def test_200_connections_are_bounded_and_refused_clearly(server_factory) -> None
     assert server.stats["refused"] == 169
 
 
-def _stalled_socket(port: int) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads (a tiny receive buffer)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
-
-
 def test_a_stalled_client_loses_its_oldest_is_dropped_and_never_delays_the_others(server_factory) -> None:
     server = server_factory(client_queue=16, stall_timeout_s=1.5)
-    stalled = _stalled_socket(server.port)
+    stalled = stalled_client(server.port)
     payload = bytes(16_000)
 
     async def go() -> list[int]:
