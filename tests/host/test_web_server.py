@@ -166,6 +166,29 @@ def test_the_websocket_checks_origin(server_factory, origin, ok) -> None:
     run(go())
 
 
+def test_without_a_token_only_loopback_host_names_are_answered(server_factory) -> None:
+    """DNS rebinding: evil.example re-pointed at 127.0.0.1 sends its own name as Host and as Origin."""
+    server = server_factory()
+    base = f"http://127.0.0.1:{server.port}"
+
+    async def go() -> None:
+        async with aiohttp.ClientSession() as s:
+            for host in (f"evil.example:{server.port}", "10.0.0.1", ""):
+                headers = {"Host": host, "Origin": f"http://{host}"}
+                for path in ("/", "/ws"):
+                    async with s.get(base + path, headers=headers) as r:
+                        assert r.status in (400, 403), (host, path)
+                        if host:
+                            assert "without a token the web view answers only to a loopback name" in await r.text()
+            for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}"):
+                async with s.get(base + "/", headers={"Host": host}) as r:
+                    assert r.status == 200
+                ws = await s.ws_connect(ws_url(server), headers={"Host": host, "Origin": f"http://{host}"})
+                assert (await texts(ws, 1))[0]["type"] == "hello"
+
+    run(go())
+
+
 def test_a_token_is_required_on_the_page_and_the_websocket(server_factory) -> None:
     server = server_factory(token="s3cret-token")
     assert server.url.endswith("/?token=s3cret-token")

@@ -4,6 +4,8 @@
   printed in the URL), on the page and on the WebSocket, compared in constant time.
 - A WebSocket is accepted with no Origin header (scripts) or with an Origin whose host:port is the request's
   Host, so a page from another site cannot open it and listen to the microphone.
+- Without a token (loopback), the Host header must name a loopback address too: a site that re-points its own
+  name at 127.0.0.1 (DNS rebinding) would otherwise pass the Origin rule with its own name.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ def token_ok(expected: str | None, given: str | None) -> bool:
     if expected is None:
         return True
     return given is not None and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def host_problem(host: str | None, token_required: bool) -> str | None:
+    """None when the Host header is acceptable; else the reason the request is refused."""
+    if token_required:
+        return None
+    name = urlsplit(f"//{host or ''}").hostname or ""
+    if is_loopback(name):
+        return None
+    return f"host {(host or '')[:80]!r} not allowed: without a token the web view answers only to a loopback name"
 
 
 def origin_problem(origin: str | None, host: str | None) -> str | None:

@@ -25,7 +25,7 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from picomic.errors import ConfigError
 from picomic.web import DEFAULT_PORT, messages
-from picomic.web.access import is_loopback, new_token, origin_problem, token_ok
+from picomic.web.access import host_problem, is_loopback, new_token, origin_problem, token_ok
 from picomic.web.clients import Client, Message
 from picomic.web.page import HEADERS, load_static
 
@@ -261,6 +261,9 @@ class WebServer:
         return web.Response(body=f.body, headers={**HEADERS, "Content-Type": f.content_type})
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
+        problem = host_problem(request.headers.get("Host"), self.token is not None)
+        if problem is not None:
+            return self._refuse(403, problem)
         if not token_ok(self.token, request.query.get("token")):
             return self._refuse(403, "a token is required: open the URL picomic printed at start (…/?token=…)")
         return self._page_response("index.html")
@@ -276,7 +279,8 @@ class WebServer:
         return web.Response(status=status, text=f"picomic web: {reason}\n", headers=HEADERS)
 
     def _admission_problem(self, request: web.Request) -> tuple[int, str] | None:
-        problem = origin_problem(request.headers.get("Origin"), request.headers.get("Host"))
+        host = request.headers.get("Host")
+        problem = host_problem(host, self.token is not None) or origin_problem(request.headers.get("Origin"), host)
         if problem is not None:
             return 403, problem
         if not token_ok(self.token, request.query.get("token")):
