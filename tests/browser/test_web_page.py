@@ -178,3 +178,36 @@ def test_the_page_shows_what_a_simulated_board_hears(listen, page) -> None:
     assert again.wait(60) == 0, "".join(again.err)
     assert words(page.text_content(".transcript .final .text") or "") == words(fixture_text(name))  # kept
     assert page.errors == []
+
+
+def test_the_pages_fft_and_audio_parser_agree_with_the_host(page) -> None:
+    """The page's own modules in Chromium: the FFT finds a 1 kHz tone at its bin with its amplitude, and the
+    binary parser reads what `picomic.web.messages.audio_message` builds (24-bit and a board id included)."""
+    import numpy as np
+    from picomic.bus.audiobus import AudioChunk
+    from picomic.web.messages import audio_message
+    from picomic.web.server import WebServer, WebSettings
+
+    wide = np.array([-(2**23), 2**23 - 1, 4096, -1], dtype=np.int32)
+    wide.flags.writeable = False
+    data = audio_message(AudioChunk(5, 0.0, 48000, wide, stream_sample=2**33 + 7), "bench-2")
+    with WebServer(WebSettings(port=0)) as server:
+        page.goto(f"http://127.0.0.1:{server.port}/")
+        result = page.evaluate(
+            """async (bytes) => {
+              const { FFT } = await import('/scope.js');
+              const { parseAudio } = await import('/wire.js');
+              const n = 512, fft = new FFT(n), x = new Float32Array(n), out = new Float32Array(n / 2);
+              for (let i = 0; i < n; i++) x[i] = 0.5 * Math.sin(2 * Math.PI * 1000 * i / 16000);
+              const mags = Array.from(fft.magnitudes(x, out));
+              const peak = mags.indexOf(Math.max(...mags));
+              const a = parseAudio(new Uint8Array(bytes).buffer);
+              return { peak, amplitude: mags[peak], far: mags[100], audio: { ...a, samples: Array.from(a.samples) } };
+            }""",
+            list(data),
+        )
+    assert result["peak"] == 32 and abs(result["amplitude"] - 0.5) < 0.02 and result["far"] < 1e-3
+    audio = result["audio"]
+    assert audio["boardId"] == "bench-2" and audio["sampleRate"] == 48000 and audio["seq"] == 5
+    assert audio["streamSample"] == 2**33 + 7
+    assert audio["samples"] == pytest.approx([-1.0, 1 - 2**-23, 4096 / 2**23, -(2**-23)])
