@@ -186,11 +186,12 @@ def _stalled_phase(view: WebView, producer: Producer, seconds: float) -> tuple[r
 
 
 def run(quick: bool) -> dict[str, Any]:
-    return measure(*((6.0, 2) if quick else (12.0, 3)))
+    return measure(*((3.0, 4) if quick else (4.0, 8)))
 
 
 def measure(phase_s: float, repeats: int) -> dict[str, Any]:
-    """`repeats` × (clean, stalled) phases of `phase_s` each (the order alternates per repeat)."""
+    """`repeats` pairs of (clean, stalled) phases of `phase_s` each, the order alternating per pair; a pair's
+    p99 change is taken within the pair, so a load spike on the machine moves one pair, not the median."""
     pipeline = Pipeline()
     view = WebView(WebSettings(port=0, max_clients=CLIENTS + 4, stall_timeout_s=3600.0))
     view.attach(pipeline)
@@ -220,28 +221,36 @@ def measure(phase_s: float, repeats: int) -> dict[str, Any]:
             consumer.finish(5.0)
         clients.stop()
         view.close()
-    phases = (_latencies(producer, clients, clean), _latencies(producer, clients, stalled))
-    return _results(pipeline, view, clients, phases, stalled_lost)
+    pairs = [
+        (_latencies(producer, clients, [c]), _latencies(producer, clients, [s]))
+        for c, s in zip(clean, stalled, strict=True)
+    ]
+    return _results(pipeline, view, clients, pairs, stalled_lost)
 
 
 def _results(
-    pipeline: Pipeline, view: WebView, clients: Clients, phases: tuple[list[float], list[float]], stalled_lost: int
+    pipeline: Pipeline, view: WebView, clients: Clients, pairs: list[tuple[list[float], list[float]]], lost: int
 ) -> dict[str, Any]:
-    clean, stalled = phases
-    finite_clean = [x for x in clean if x != float("inf")]
-    finite_stalled = [x for x in stalled if x != float("inf")]
-    p99_clean, p99_stalled = percentile(finite_clean, 99), percentile(finite_stalled, 99)
+    clean = [x for c, _ in pairs for x in c]
+    stalled = [x for _, s in pairs for x in s]
+    finite = _finite(clean), _finite(stalled)
+    changes = [percentile(_finite(s), 99) - percentile(_finite(c), 99) for c, s in pairs]
     return {
         "clients": CLIENTS,
-        "clean_ms": [round(x, 3) for x in finite_clean],
-        "stalled_ms": [round(x, 3) for x in finite_stalled],
-        "p99_change_ms": abs(p99_stalled - p99_clean),
-        "events_lost": (len(clean) - len(finite_clean)) + (len(stalled) - len(finite_stalled)),
+        "pairs": len(pairs),
+        "clean_ms": [round(x, 3) for x in finite[0]],
+        "stalled_ms": [round(x, 3) for x in finite[1]],
+        "p99_change_ms": [round(x, 3) for x in changes],
+        "events_lost": len(clean) + len(stalled) - len(finite[0]) - len(finite[1]),
         "bus_dropped": pipeline.status.dropped_chunks,
-        "stalled_client_dropped": stalled_lost,
+        "stalled_client_dropped": lost,
         "audio_messages_per_client": min(clients.audio_messages, default=0),
         "server_stats": dict(view.server.stats),
     }
+
+
+def _finite(xs: list[float]) -> list[float]:
+    return [x for x in xs if x != float("inf")]
 
 
 def figures() -> tuple[Figure, ...]:
@@ -251,7 +260,8 @@ def figures() -> tuple[Figure, ...]:
         Figure("clean_ms", f"{latency}, p99", "ms", Target("<", 50.0), "deliveries", 99, digits=2, name="p99_ms"),
         Figure("stalled_ms", "  p99 with one stalled client beside them", "ms", over="deliveries", stat=99, digits=2,
                name="p99_stalled_ms"),  # fmt: skip
-        Figure("p99_change_ms", "  p99 change the stalled client causes", "ms", Target("<=", 10.0), "exact", digits=2),
+        Figure("p99_change_ms", "  p99 change the stalled client causes (per pair)", "ms", Target("<=", 10.0), "pairs",
+               digits=2),  # fmt: skip
         Figure("bus_dropped", "bus chunks dropped (web feed and meter)", "", Target("==", 0), digits=0),
         Figure("events_lost", "events lost by the 20 reading clients", "", Target("==", 0), digits=0),
         Figure("stalled_client_dropped", "  messages the stalled client lost (its own queue)", "", digits=0),

@@ -30,7 +30,7 @@ from picomic.web.clients import Client, Message
 from picomic.web.page import HEADERS, load_static
 
 START_TIMEOUT_S = 10.0
-SEND_BUFFER_BYTES = 128 * 1024
+SEND_BUFFER_BYTES = 64 * 1024
 """Kernel send buffer per client: bounds what a stalled peer holds in the kernel (Linux grows it to 4 MB),
 so its backlog shows in its own queue, where it is dropped oldest-first and counted."""
 
