@@ -204,7 +204,7 @@ def measure(phase_s: float, repeats: int) -> dict[str, Any]:
     try:
         clients.start()
         producer.start()
-        time.sleep(1.0)  # warm-up
+        time.sleep(2.0)  # warm-up
         for rep in range(repeats):
             for kind in ("clean", "stalled") if rep % 2 == 0 else ("stalled", "clean"):
                 if kind == "clean":
