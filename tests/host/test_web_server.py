@@ -342,3 +342,13 @@ def test_only_the_page_files_are_served_with_a_strict_policy(server_factory) -> 
     t0 = time.monotonic()
     server.close()
     assert time.monotonic() - t0 < 5.0
+
+
+def test_every_static_file_is_served_and_none_is_forgotten() -> None:
+    from importlib import resources
+
+    from picomic.web.page import FILES, load_static
+
+    on_disk = {p.name for p in (resources.files("picomic.web") / "static").iterdir()}  # type: ignore[attr-defined]
+    assert on_disk == set(FILES)
+    assert all(f.body for f in load_static().values())
