@@ -12,7 +12,7 @@ import time
 
 from picomic.bus.audiobus import AudioBus
 from picomic.bus.consumer import ConsumerThread
-from picomic.bus.events import DeviceInfo, Event, StatusEvent, Transcript
+from picomic.bus.events import DeviceInfo, Event, StatusEvent, Transcript, VadEvent
 from picomic.outputs.view import Meter
 from picomic.pipeline import Pipeline
 from picomic.web import messages
@@ -56,6 +56,8 @@ class WebOutput:
             keep = f"device:{board}"
         elif isinstance(event, StatusEvent):
             keep = f"status:{board}"
+        elif isinstance(event, VadEvent):
+            keep = f"vad:{board}"  # a page opened mid-utterance shows speech
         elif isinstance(event, Transcript) and event.final:
             keep = "log"
         self._server.publish(messages.event_text(body), keep)

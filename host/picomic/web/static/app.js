@@ -67,7 +67,7 @@ function connect() {
   ws.onclose = () => {
     setState("closed", `disconnected — reconnecting in ${(backoffMs / 1000).toFixed(1)} s`);
     setTimeout(connect, backoffMs);
-    backoffMs = Math.min(5000, backoffMs * 2);
+    backoffMs = Math.min(2000, backoffMs * 2);
   };
 }
 
