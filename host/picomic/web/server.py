@@ -224,9 +224,8 @@ class WebServer:
 
     def _send_stats(self) -> None:
         """After each status snapshot, every client gets the server's counters and its own drops."""
-        stats = {**self.stats, "clients": len(self._clients)}
         for client in self._clients:
-            client.queue.put(messages.web_text(stats, client.queue.dropped))
+            client.queue.put(messages.web_text(self.stats, client.queue.dropped))
 
     def _remember(self, message: Message, keep: str | None) -> None:
         if keep is None:
@@ -309,6 +308,7 @@ class WebServer:
             client.queue.put(message)
         self._clients.add(client)
         self.stats["connections"] += 1
+        self.stats["clients"] = len(self._clients)
         client.start()
         try:
             async for msg in ws:
@@ -316,6 +316,7 @@ class WebServer:
                     break
         finally:
             self._clients.discard(client)
+            self.stats["clients"] = len(self._clients)
             await client.stop()
         return ws
 
