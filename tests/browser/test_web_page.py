@@ -172,7 +172,9 @@ def test_the_page_shows_what_a_simulated_board_hears(listen, page) -> None:
     assert page.get_attribute("#connection", "data-session") != session
     levels_before = int(page.get_attribute(".board", "data-level-updates") or 0)
     page.wait_for_selector("[data-field=vad][data-speech=true]", timeout=20_000)  # the new stream is live
-    page.wait_for_function(f"+document.querySelector('.board').dataset.levelUpdates > {levels_before + 5}")
+    page.wait_for_function(
+        "(n) => +document.querySelector('.board').dataset.levelUpdates > n", arg=levels_before + 5, timeout=20_000
+    )  # a function, not a string: the page's CSP forbids eval
     page.wait_for_timeout(700)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
