@@ -215,3 +215,35 @@ def test_the_pages_fft_and_audio_parser_agree_with_the_host(page) -> None:
     assert audio["boardId"] == "bench-2" and audio["sampleRate"] == 48000 and audio["seq"] == 5
     assert audio["streamSample"] == 2**33 + 7
     assert audio["samples"] == pytest.approx([-1.0, 1 - 2**-23, 4096 / 2**23, -(2**-23)])
+
+
+def test_each_board_id_gets_its_own_panel(page) -> None:
+    """Messages of two boards (audio headers, levels, events with `board_id`) build two panels, each with its own
+    meter, transcript and link figures."""
+    import numpy as np
+    from picomic.bus.audiobus import AudioChunk
+    from picomic.outputs.view import MeterReading
+    from picomic.web import messages
+    from picomic.web.server import WebServer, WebSettings
+
+    with WebServer(WebSettings(port=0)) as server:
+        page.goto(f"http://127.0.0.1:{server.port}/")
+        page.wait_for_selector("#connection[data-state=open]")
+        for i, board in enumerate(("kitchen", "hall")):
+            tone = (8000 * np.sin(np.arange(1600) * (0.3 + i))).astype(np.int16)
+            tone.flags.writeable = False
+            for k in range(10):
+                chunk = AudioChunk(k, 0.0, 16000, tone[k * 160 : (k + 1) * 160], stream_sample=k * 160)
+                server.publish(messages.audio_message(chunk, board))
+            server.publish(messages.level_text(MeterReading(-20.0 - 10 * i, -6.0, -6.0, False, 16000, 1), board))
+            final = {"type": "transcript", "board_id": board, "text": f"hello {board}", "final": True,
+                     "start_s": 1.0, "end_s": 2.0, "latency_ms": 700.0}  # fmt: skip
+            server.publish(messages.event_text(final))
+            server.publish(messages.event_text({"type": "status", "board_id": board, "frames": 10, "crc_errors": i}))
+        page.wait_for_selector("[data-board=hall] .transcript .final")
+        assert page.eval_on_selector_all(".board", "els => els.map(e => e.dataset.board)") == ["kitchen", "hall"]
+        for board, dbfs, crc in (("kitchen", "-20.0 dBFS", "0"), ("hall", "-30.0 dBFS", "1")):
+            assert page.text_content(f"[data-board={board}] [data-field=rms_dbfs]") == dbfs
+            assert page.text_content(f"[data-board={board}] .final .text") == f"hello {board}"
+            assert page.text_content(f"[data-board={board}] [data-field=crc_errors]") == crc
+    assert page.errors == []

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+import pytest
 from picomic.bus.audiobus import AudioChunk
 from picomic.bus.events import StreamEnd, Transcript, VadEvent
 from picomic.outputs.view import dbfs
@@ -110,3 +111,34 @@ def test_a_pipeline_reaches_the_page_whole() -> None:
     status = [m for m in client.texts if m["type"] == "status"][-1]
     assert status["dropped_chunks"] == 0 and {"web", "web-meter"} <= set(status["listeners"])
     assert view.server.stats["dropped"] == 0 and view.server.stats["inbox_dropped"] == 0
+
+
+def test_two_boards_on_one_server_are_told_apart_by_board_id() -> None:
+    """Several boards (one pipeline each) on one web view: audio and levels carry each board's id."""
+    view = WebView(WebSettings(port=0))
+    pipelines = {board: Pipeline() for board in ("kitchen", "hall")}
+    try:
+        for board, pipeline in pipelines.items():
+            view.attach(pipeline, board_id=board)
+            for consumer in pipeline.consumers:
+                consumer.start()
+        client = Collector(f"ws://127.0.0.1:{view.server.port}/ws")
+        assert client.connected.wait(10)
+        for i, pipeline in enumerate(pipelines.values()):
+            samples = np.full(160, 1000 * (i + 1), dtype=np.int16)
+            samples.flags.writeable = False
+            pipeline.bus.publish(AudioChunk(i, time.monotonic() * 1e3, 16000, samples))
+        time.sleep(0.3)
+        for pipeline in pipelines.values():
+            pipeline.outputs[0].refresh()
+            pipeline.bus.close()
+            for consumer in pipeline.consumers:
+                consumer.finish(5.0)
+    finally:
+        view.close()
+    client.join()
+    audio = {messages.parse_audio(b).board_id: messages.parse_audio(b) for b in client.binaries}
+    assert set(audio) == {"kitchen", "hall"} and audio["hall"].samples[0] == 2000
+    levels = {m["board_id"]: m["rms_dbfs"] for m in client.texts if m["type"] == "level"}
+    expected = {"kitchen": dbfs(1000 / 32768, 1.0), "hall": dbfs(2000 / 32768, 1.0)}
+    assert levels == pytest.approx(expected, abs=0.01)  # rounded to 0.01 dB on the wire
