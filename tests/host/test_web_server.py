@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -210,6 +211,27 @@ def test_a_token_is_required_on_the_page_and_the_websocket(server_factory) -> No
     run(go())
 
 
+def test_every_client_queue_holds_the_same_message_object(server_factory) -> None:
+    """One message per broadcast, shared: the queues of three stalled clients hold that very object."""
+    server = server_factory(client_queue=4)
+    sockets = [stalled_client(server.port) for _ in range(3)]
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while server.stats["clients"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        filler = bytes(300_000)  # fills the kernel and transport buffers of every stalled client
+        for _ in range(8):
+            server.publish(filler)
+        last = b"the last one" + bytes(1000)
+        server.publish(last)
+        time.sleep(0.5)
+        tails = [c.queue._items[-1] for c in list(server._clients)]  # stalled: nothing moves any more
+        assert len(tails) == 3 and all(t is last for t in tails)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def test_off_loopback_a_token_is_generated_and_on_loopback_none() -> None:
     for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"):
         token = WebSettings(host=host).resolve_token()
@@ -219,6 +241,8 @@ def test_off_loopback_a_token_is_generated_and_on_loopback_none() -> None:
         assert WebSettings(host=host).resolve_token() is None
     with pytest.raises(ConfigError, match="at least 8"):
         WebSettings(token="short")
+    server = WebServer(WebSettings(host="0.0.0.0", port=8765))  # not started: only its URL
+    assert server.url == f"http://{socket.gethostname()}:8765/?token={server.token}"
 
 
 def test_200_connections_are_bounded_and_refused_clearly(server_factory) -> None:

@@ -30,6 +30,7 @@ from picomic.web.clients import Client, Message
 from picomic.web.page import HEADERS, load_static
 
 START_TIMEOUT_S = 10.0
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 SEND_BUFFER_BYTES = 64 * 1024
 """Kernel send buffer per client: bounds what a stalled peer holds in the kernel (Linux grows it to 4 MB),
 so its backlog shows in its own queue, where it is dropped oldest-first and counted."""
@@ -109,8 +110,10 @@ class WebServer:
 
     @property
     def url(self) -> str:
-        """The page's address, with the token when one is required."""
+        """The page's address, with the token when one is required (a wildcard address shows this machine's
+        name, which other machines can open; 0.0.0.0 itself is no address to browse to)."""
         host = self.settings.host
+        host = socket.gethostname() if host in WILDCARD_HOSTS else host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
