@@ -49,7 +49,7 @@ def require_emulator() -> None:
         require(False, str(exc))
 
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("PICOMIC_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = (
     "--headless",
     "--no-sandbox",
@@ -60,7 +60,7 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-"""Debian's chromium, offline: no first-run, update, sync or background traffic."""
+"""Debian's chromium (or $PICOMIC_CHROMIUM), offline: no first-run, update, sync or background traffic."""
 
 
 def require_chromium() -> Path:
