@@ -11,13 +11,14 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[2] / "host" / "picomic"
 
 FORBIDDEN = {
-    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator"},
-    "bus": {"link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator"},
-    "speech": {"link", "cli", "sim", "emulator"},
-    "outputs": {"link", "cli", "sim", "emulator"},
-    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator"},
-    "sim": {"cli", "link", "speech", "outputs", "bench"},
+    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web"},
+    "bus": {"link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web"},
+    "speech": {"link", "cli", "sim", "emulator", "web"},
+    "outputs": {"link", "cli", "sim", "emulator", "web"},
+    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator", "web"},
+    "sim": {"cli", "link", "speech", "outputs", "bench", "web"},
     "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator"},
+    "web": {"cli", "link", "sim", "stream", "speech", "deploy", "diagnose", "bench", "emulator"},
 }
 """Subpackage → subpackages it must never import."""
 MAX_MODULE_LINES = 420

@@ -1,6 +1,6 @@
 """The optional test tiers (DECISIONS 36): the emulated Pico needs node, the installed rp2040js and the UF2s in
-../shared/rp2 (or $PICOMIC_RP2_DIR). Absent, their tests skip with the reason — or fail under
-PICOMIC_REQUIRE_TIERS=1, which is how CI runs them."""
+../shared/rp2 (or $PICOMIC_RP2_DIR); the browser tests need Debian's chromium and playwright. Absent, their tests
+skip with the reason — or fail under PICOMIC_REQUIRE_TIERS=1, which is how CI runs them."""
 
 from __future__ import annotations
 
@@ -47,3 +47,28 @@ def require_emulator() -> None:
         harness()
     except ConfigError as exc:
         require(False, str(exc))
+
+
+CHROMIUM = Path(os.environ.get("PICOMIC_CHROMIUM") or "/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+"""Debian's chromium (or $PICOMIC_CHROMIUM), offline: no first-run, update, sync or background traffic."""
+
+
+def require_chromium() -> Path:
+    """Debian's chromium (`apt-get install chromium`) and playwright's Python package (the test extra); never
+    `playwright install` (it would download a browser)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        require(False, "playwright is not installed (pip install -e '.[test]')")
+    require(CHROMIUM.is_file(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from picomic.bench import device, emulated, faults, host, report, sim, soak, stt, wire
+from picomic.bench import device, emulated, faults, host, report, sim, soak, stt, web, wire
 from picomic.bench.report import Figure, Result, Target
 from picomic.errors import ConfigError, PicomicError
 
@@ -228,6 +228,8 @@ ENTRIES: list[Entry] = [
             Figure("wer_extra_errors", "  streaming − batch word errors", "words", Target("<=", 2), digits=0),
         ),
     ),
+    Entry("web", "the web view: 20 WebSocket clients at real time, with and without a stalled one", web.run,
+          web.figures()),  # fmt: skip
     Entry(
         "faults",
         "loss and recovery under injected faults (the fault table)",

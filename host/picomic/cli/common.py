@@ -47,6 +47,8 @@ FLAGS = {
     "language": "--language",
     "metrics_port": "--metrics-port",
     "metrics_host": "--metrics-host",
+    "web_port": "--web PORT",
+    "web_host": "--web-host",
 }
 """Library setting name → the flag that sets it (for error advice)."""
 

@@ -207,6 +207,12 @@ def wall_clock() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def json_line(obj: dict[str, object]) -> str:
+    """One event as its JSON Lines text (docs/events.md), `wall` added, without the newline: the `--json`
+    line, the JSONL file line and the web view's text message are this one string."""
+    return json.dumps({**obj, "wall": wall_clock()}, separators=(",", ":"), default=str)
+
+
 class JsonlWriter:
     """Writes one JSON object per line and flushes it, so a reader (or a crash) sees whole lines only.
 
@@ -232,7 +238,7 @@ class JsonlWriter:
         self._lock = threading.Lock()
 
     def write(self, obj: dict[str, object]) -> None:
-        line = json.dumps({**obj, "wall": wall_clock()}, separators=(",", ":"), default=str) + "\n"
+        line = json_line(obj) + "\n"
         with self._lock:
             if self.failed:
                 return

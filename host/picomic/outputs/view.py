@@ -56,13 +56,13 @@ class MeterReading:
 class Meter(ConsumerThread):
     """Level meter fed by every chunk from its own bus listener thread."""
 
-    def __init__(self, bus: AudioBus) -> None:
-        self._listener = bus.subscribe("meter", maxsize=64)
+    def __init__(self, bus: AudioBus, name: str = "meter") -> None:
+        self._listener = bus.subscribe(name, maxsize=64)
         self._lock = threading.Lock()
         self._reading = MeterReading()
         self._peak_at = 0.0
         self._clip_at = -CLIP_HOLD_S
-        super().__init__("meter")
+        super().__init__(name)
 
     def _run(self) -> None:
         while (chunk := self._listener.recv()) is not None:

@@ -1,0 +1,81 @@
+"""`picomic listen --web` as a user runs it: a WebSocket client beside `--json` sees the same events (the same
+lines but for `wall`), every audio chunk, and a clean close; a busy port is one line and exit 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from picomic.web.messages import parse_audio
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+PICOMIC = [sys.executable, "-m", "picomic.cli"]
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+async def _collect(url: str) -> tuple[list[dict[str, Any]], list[bytes], int | None]:
+    texts: list[dict[str, Any]] = []
+    binaries: list[bytes] = []
+    async with aiohttp.ClientSession() as s, s.ws_connect(url.replace("http", "ws", 1) + "ws") as ws:
+        while True:
+            msg = await ws.receive(timeout=60)
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                texts.append(json.loads(msg.data))
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                binaries.append(msg.data)
+            else:
+                return texts, binaries, ws.close_code
+
+
+def _without_wall(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k != "wall"}
+
+
+def test_the_websocket_carries_the_json_events_and_the_audio() -> None:
+    fixture = FIXTURES / "utt1_box.flac"
+    cmd = [*PICOMIC, "listen", "--sim", str(fixture), "--json", "--web", "0"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.fullmatch(r"picomic: web view on (http://127\.0\.0\.1:\d+/)\n", line)
+        assert match, line
+        texts, binaries, close_code = asyncio.run(_collect(match.group(1)))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    stdout = [json.loads(x) for x in out.splitlines()]
+    picked = ("device", "vad", "transcript", "end")
+    assert [_without_wall(e) for e in texts if e["type"] in picked] == [
+        _without_wall(e) for e in stdout if e["type"] in picked
+    ]
+    assert any(e["type"] == "transcript" and e["final"] for e in texts)
+    ws_status = [e for e in texts if e["type"] == "status"]
+    assert ws_status and set(ws_status[-1]) == set(stdout[-1]) and ws_status[-1]["crc_errors"] == 0
+    audio = [parse_audio(b) for b in binaries]
+    assert len(audio) >= 400 and all(a.sample_rate == 16000 and len(a.samples) == 160 for a in audio[:-1])
+    assert [a.seq for a in audio] == list(range(audio[0].seq, audio[0].seq + len(audio)))  # none dropped
+    assert close_code == 1001 and texts[0]["type"] == "hello"
+
+
+def test_a_busy_web_port_is_one_line_and_exit_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [*PICOMIC, "listen", "--sim", "--web", str(port)], capture_output=True, text=True, env=ENV, timeout=60
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and f"cannot serve the web view on 127.0.0.1:{port}" in proc.stderr
+    assert "choose another port" in proc.stderr and "(--web PORT / --web-host)" in proc.stderr
