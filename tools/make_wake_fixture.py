@@ -60,7 +60,9 @@ def probe() -> None:
                     wake, features = MicroWakeWord.from_builtin(model), MicroWakeWordFeatures()
                     probs = [wake.process_streaming_prob(f) for f in features.process_streaming(pcm.tobytes())]
                     peak = max((p for p in probs if p is not None), default=0.0)
-                    print(f"{model.value:10} {voice:11} {rate} wpm  peak {peak:.3f}  (cutoff {wake.probability_cutoff})")
+                    print(
+                        f"{model.value:10} {voice:11} {rate} wpm  peak {peak:.3f}  (cutoff {wake.probability_cutoff})"
+                    )
 
 
 def main() -> int:

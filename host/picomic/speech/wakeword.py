@@ -23,7 +23,9 @@ def _package() -> Any:
     try:
         import pymicro_wakeword
     except ImportError as exc:
-        raise ModelError(f"wake words need pymicro-wakeword (Linux, glibc >= 2.35): pip install '{WAKE_EXTRA}'") from exc
+        raise ModelError(
+            f"wake words need pymicro-wakeword (Linux, glibc >= 2.35): pip install '{WAKE_EXTRA}'"
+        ) from exc
     return pymicro_wakeword
 
 

@@ -24,7 +24,9 @@ def parse_networks(cidrs: list[str] | tuple[str, ...]) -> tuple[Network, ...]:
         try:
             out.append(ipaddress.ip_network(text.strip(), strict=False))
         except ValueError:
-            raise ConfigError(f"not an address or network: {text!r} (e.g. 192.168.1.0/24)", settings=("allow",)) from None
+            raise ConfigError(
+                f"not an address or network: {text!r} (e.g. 192.168.1.0/24)", settings=("allow",)
+            ) from None
     return tuple(out)
 
 

@@ -51,7 +51,9 @@ def asr_info(model_name: str, languages: list[str]) -> Info:
 def wake_program(name: str, phrase: str, languages: list[str]) -> WakeProgram:
     model = WakeModel(
         name=name,
-        attribution=Attribution(name="microWakeWord (pymicro-wakeword)", url="https://github.com/kahrendt/microWakeWord"),
+        attribution=Attribution(
+            name="microWakeWord (pymicro-wakeword)", url="https://github.com/kahrendt/microWakeWord"
+        ),
         installed=True,
         description=phrase,
         version=None,

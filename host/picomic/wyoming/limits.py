@@ -78,7 +78,10 @@ class BoundedReader(asyncio.StreamReader):
             return  # not JSON: the wyoming reader rejects it, `read_event` reports it as malformed
         if not isinstance(header, dict):
             raise ProtocolViolation("malformed", "an event header must be a JSON object")
-        for key, limit in (("data_length", self.limits.max_data_bytes), ("payload_length", self.limits.max_payload_bytes)):
+        for key, limit in (
+            ("data_length", self.limits.max_data_bytes),
+            ("payload_length", self.limits.max_payload_bytes),
+        ):
             value = header.get(key)
             if value is None:
                 continue

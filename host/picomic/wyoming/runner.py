@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ class ServiceRunner:
     def start(self) -> None:
         """Bind every service; ConfigError names a port that cannot be bound."""
         self._thread.start()
-        for service, factory in zip(self.services, self._factories):
+        for service, factory in zip(self.services, self._factories, strict=False):
             try:
                 self.call(service.server.start(factory))
             except OSError as exc:
@@ -92,10 +93,8 @@ class ServiceRunner:
                 await callback()
             await asyncio.gather(*(s.server.stop() for s in self.services), return_exceptions=True)
 
-        try:
+        with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
             self.call(shutdown())
-        except (concurrent.futures.TimeoutError, RuntimeError):
-            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(START_TIMEOUT_S)
 
