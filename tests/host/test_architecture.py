@@ -11,13 +11,14 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[2] / "host" / "picomic"
 
 FORBIDDEN = {
-    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator"},
-    "bus": {"link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator"},
-    "speech": {"link", "cli", "sim", "emulator"},
-    "outputs": {"link", "cli", "sim", "emulator"},
-    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator"},
-    "sim": {"cli", "link", "speech", "outputs", "bench"},
-    "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator"},
+    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "wyoming"},
+    "bus": {"link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "wyoming"},
+    "speech": {"link", "cli", "sim", "emulator", "wyoming"},
+    "outputs": {"link", "cli", "sim", "emulator", "wyoming"},
+    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator", "wyoming"},
+    "sim": {"cli", "link", "speech", "outputs", "bench", "wyoming"},
+    "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator", "wyoming"},
+    "wyoming": {"link", "cli", "sim", "emulator", "deploy", "diagnose", "bench", "outputs", "stream"},
 }
 """Subpackage → subpackages it must never import."""
 MAX_MODULE_LINES = 420

@@ -49,6 +49,9 @@ class ServiceRunner:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="picomic-wyoming", daemon=True)
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._announce_as: str | None = None
+        self.announced: list[str] = []
+        """The zeroconf names registered (`NAME-<service>`)."""
 
     def guard(self, name: str) -> Guard:
         """The limits and fresh counters for a service named `name` (pass to its constructor)."""
@@ -69,8 +72,24 @@ class ServiceRunner:
     def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._on_stop.append(callback)
 
+    def announce(self, name: str) -> None:
+        """Announce every service over zeroconf as `name-<service>` once bound (`announce.Announcer`)."""
+        from picomic.wyoming.announce import Announcer
+
+        Announcer.check_host(self.policy.host)
+        self._announce_as = name
+
+    async def _register(self, name: str) -> None:
+        from picomic.wyoming.announce import Announcer
+
+        for service in self.services:
+            announcer = Announcer(f"{name}-{service.name}", self.policy.host, service.server.port)
+            await announcer.register()
+            self.announced.append(announcer.name)
+            self._on_stop.append(announcer.close)
+
     def start(self) -> None:
-        """Bind every service; ConfigError names a port that cannot be bound."""
+        """Bind every service (then announce them, when asked); ConfigError names a port that cannot be bound."""
         self._thread.start()
         for service, factory in zip(self.services, self._factories, strict=False):
             try:
@@ -82,6 +101,8 @@ class ServiceRunner:
                     f"{exc.strerror or exc}",
                     settings=(f"{service.name}_port",),
                 ) from exc
+        if self._announce_as is not None:
+            self.call(self._register(self._announce_as))
 
     def stop(self) -> None:
         """Close every service and connection; idempotent."""

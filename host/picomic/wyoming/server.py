@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from wyoming.event import Event, async_write_event
@@ -147,7 +147,7 @@ class GuardedServer(AsyncServer):
 
     def _accept_callback(
         self, handler_factory: HandlerFactory, reader: BoundedReader
-    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], object]:
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             peer = writer.get_extra_info("peername")
             stats = self.guard.stats
