@@ -26,6 +26,7 @@ from picomic.cli.common import (
 )
 from picomic.cli.config import apply_config, settable_actions
 from picomic.cli.listen import JsonOutput
+from picomic.cli.voice import require_wyoming
 from picomic.errors import ConfigError
 from picomic.outputs.recorder import JsonlWriter
 from picomic.pipeline import Pipeline
@@ -71,6 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Bind the services, stream the board when a service needs it, serve until END / --seconds / a signal."""
+    require_wyoming()
     from picomic.wyoming.app import build_services
 
     if args.config:

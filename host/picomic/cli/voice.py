@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from picomic.wyoming.remote import RemoteAsrSettings
 
 
+def require_wyoming() -> None:
+    """ConfigError with the install command when the `wyoming` extra is not installed."""
+    try:
+        import wyoming  # noqa: F401
+    except ImportError:
+        raise ConfigError("Wyoming needs the wyoming extra: pip install 'picomic[wyoming]'") from None
+
+
 def add_voice_arguments(p: argparse.ArgumentParser) -> None:
     from picomic.speech.wakeword import wake_model_names
 
@@ -47,6 +55,7 @@ def check_voice_args(args: argparse.Namespace) -> None:
     if args.wake_word is not None and (args.no_vad or args.no_stt):
         raise ConfigError("--wake-word picks the utterance after the wake word: it needs VAD and STT on")
     if args.asr_uri is not None:
+        require_wyoming()
         _remote_settings(args).address  # noqa: B018 - validates tcp://HOST:PORT
 
 
