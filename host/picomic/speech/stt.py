@@ -99,9 +99,9 @@ class SttListener(ConsumerThread):
     Speech edges come from `vad=` (an EdgeSource such as a VadListener; this registers `on_vad` with it)
     or from whoever calls `on_vad`. With `settings.policy.use_vad=False` and no `vad` it transcribes fixed
     windows. `transcriber` (16 kHz float32 → text) replaces the local model, e.g. a remote Wyoming server
-    (`picomic.wyoming.remote.RemoteAsr`); then no model is loaded. Construct before publishing starts; `start()`; after `bus.close()`, `finish()`/`join()` return
-    once the open utterance is finalized and pending decodes are emitted (bounded by
-    `settings.policy.flush_timeout_s`).
+    (`picomic.wyoming.remote.RemoteAsr`); then no model is loaded. Construct before publishing starts;
+    `start()`; after `bus.close()`, `finish()`/`join()` return once the open utterance is finalized and
+    pending decodes are emitted (bounded by `settings.policy.flush_timeout_s`).
     """
 
     def __init__(
