@@ -45,10 +45,11 @@ async def _record(port: int) -> tuple[Info, list[AudioChunk], bool]:
     return info, chunks, False
 
 
-def test_the_mic_service_streams_the_board_sample_exact(procs: list[Proc]) -> None:
+@pytest.mark.parametrize("bits", ["16", "24"])
+def test_the_mic_service_streams_the_board_sample_exact(procs: list[Proc], bits: str) -> None:
     src = FIXTURES / "utt1_box.flac"
     pcm, _ = sf.read(src, dtype="int16")
-    procs.append(p := serve("--mic-port", "0", "--sim", str(src)))
+    procs.append(p := serve("--mic-port", "0", "--sim", str(src), "--bits", bits))
     info, chunks, stopped = run(_record(p.ports(("mic",))["mic"]), 90)
     assert stopped and info.mic[0].name == "picomic-sim"
     assert (info.mic[0].mic_format.rate, info.mic[0].mic_format.width, info.mic[0].mic_format.channels) == (16000, 2, 1)

@@ -129,6 +129,7 @@ class GuardedServer(AsyncServer):
         self.port = port
         self.guard = guard
         self._server: asyncio.AbstractServer | None = None
+        self._clients: dict[asyncio.Task[None], AsyncEventHandler] = {}
 
     async def run(self, handler_factory: HandlerFactory) -> None:
         await self.start(handler_factory)
@@ -154,17 +155,22 @@ class GuardedServer(AsyncServer):
             if not (isinstance(peer, tuple) and self.policy.allows(str(peer[0]))):
                 stats.add("rejected_address")
                 writer.transport.abort()
-            elif len(self._handlers) >= self.guard.limits.max_clients:
+            elif len(self._clients) >= self.guard.limits.max_clients:
                 stats.add("rejected_full")
                 writer.transport.abort()
             else:
-                await self._handler_callback(handler_factory, reader, writer)
+                handler = handler_factory(reader, writer)
+                task = asyncio.create_task(handler.run(), name=f"wyoming {stats.service} client")
+                self._clients[task] = handler
+                task.add_done_callback(lambda t: self._clients.pop(t, None))
 
         return accept
 
     async def stop(self) -> None:
+        """Stop accepting, drop every client, wait (bounded) for their handlers to finish."""
         if self._server is not None:
             self._server.close()
-        for handler in list(self._handlers.values()):
+        for handler in list(self._clients.values()):
             handler.writer.transport.abort()
-        await super().stop()
+        if self._clients:
+            await asyncio.wait(list(self._clients), timeout=5.0)
