@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,29 @@ def test_a_bad_config_file_is_one_line(tmp_path: Path, text: str, message: str) 
     config.write_text(text)
     proc = _run("serve", "--config", str(config))
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_metrics_count_the_wyoming_clients() -> None:
+    import re
+    import urllib.request
+
+    p = serve("--wake-port", "0", "--metrics-port", "0", "--seconds", "30")
+    try:
+        port = p.ports(("wake",))["wake"]
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        url = ""
+        for _ in range(100):
+            url = next((m.group(0) for line in p.err if (m := re.search(r"http://\S+/metrics", line))), "")
+            if url:
+                break
+            time.sleep(0.1)
+        body = ""
+        for _ in range(50):
+            body = urllib.request.urlopen(url, timeout=5).read().decode()
+            if 'picomic_wyoming_connections_total{service="wake"} 1.0' in body:
+                break
+            time.sleep(0.1)
+        assert 'picomic_wyoming_connections_total{service="wake"} 1.0' in body
+        assert 'picomic_wyoming_too_large_total{service="wake"} 0.0' in body and "picomic_frames_total" in body
+    finally:
+        p.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from picomic.bus.events import ErrorEvent, Event
@@ -28,6 +29,7 @@ from picomic.cli.config import apply_config, settable_actions
 from picomic.cli.listen import JsonOutput
 from picomic.cli.voice import require_wyoming
 from picomic.errors import ConfigError
+from picomic.outputs.metrics import MetricsServer, ServiceCollector
 from picomic.outputs.recorder import JsonlWriter
 from picomic.pipeline import Pipeline
 
@@ -67,6 +69,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
     out.add_argument("--seconds", type=seconds_arg, help="stop after this many seconds")
+    out.add_argument("--metrics-port", type=tcp_port, metavar="N",
+                     help="Prometheus metrics (board and service counters) on --metrics-host:N")  # fmt: skip
+    out.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port [127.0.0.1]")
     _ACTIONS.update(settable_actions(p))
 
 
@@ -89,15 +94,19 @@ def run(args: argparse.Namespace) -> int:
         runner = build_services(_options(args), pipeline.bus, pipeline.emit, board_id=_board_id(args))
     writer = JsonlWriter(sys.stdout) if args.json else None
     pipeline.add_output(JsonOutput(writer) if writer else _ErrorLines())
+    metrics = None
     try:
         runner.start()
         for service in runner.services:
             print(f"picomic: Wyoming {service.name} on {service.uri}", file=sys.stderr, flush=True)
+        metrics = _start_metrics(args, pipeline, runner.snapshot)
         if not streams:
             return _serve_without_board(args)
         with open_source(args, pipeline) as source:
             return exit_code(run_source(args, pipeline, source))
     finally:
+        if metrics is not None:
+            metrics.close()
         runner.stop()
         for name, stats in runner.snapshot().items():
             print(f"picomic: Wyoming {name}: " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
@@ -122,6 +131,17 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         max_audio_s=args.max_audio,
         zeroconf_name=args.zeroconf,
     )
+
+
+def _start_metrics(
+    args: argparse.Namespace, pipeline: Pipeline, snapshot: Callable[[], dict[str, dict[str, int]]]
+) -> MetricsServer | None:
+    if args.metrics_port is None:
+        return None
+    metrics = MetricsServer(pipeline.status, args.metrics_host, args.metrics_port)
+    metrics.registry.register(ServiceCollector("wyoming", snapshot))
+    print(f"picomic: serving metrics on {metrics.url}", file=sys.stderr, flush=True)
+    return metrics
 
 
 def _serve_without_board(args: argparse.Namespace) -> int:
