@@ -13,7 +13,8 @@ from picomic.wyoming.asr import AsrEngine, AsrService
 from picomic.wyoming.limits import Limits
 from picomic.wyoming.runner import ServiceRunner
 from speech_support import entry, load_pcm, whisper_model
-from wyoming.audio import AudioChunk, AudioStart
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.info import Describe, Info
@@ -94,3 +95,36 @@ def test_a_bad_audio_format_is_refused(asr: ServiceRunner) -> None:
 
     assert "rate must be 8000..48000" in run(bad())
     assert asr.snapshot()["asr"]["malformed"] == 1
+
+
+def test_clients_queue_fairly_one_request_each_in_arrival_order(asr: ServiceRunner) -> None:
+    port = asr.services[0].server.port
+    pcm = load_pcm("utt1_box")
+    done: list[str] = []
+
+    async def greedy(first_sent: asyncio.Event) -> None:
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            for i in range(3):
+                await client.write_event(Transcribe().event())
+                await client.write_event(AudioStart(16000, 2, 1).event())
+                await client.write_event(AudioChunk(16000, 2, 1, pcm.tobytes()).event())
+                await client.write_event(AudioStop().event())
+                first_sent.set()
+                while not Transcript.is_type((event := await client.read_event()).type):  # type: ignore[union-attr]
+                    pass
+                assert event is not None and words(Transcript.from_event(event).text) == words(
+                    entry("utt1_box")["text"]
+                )
+                done.append(f"greedy{i + 1}")
+
+    async def polite(first_sent: asyncio.Event) -> None:
+        await first_sent.wait()  # the greedy client's first request is decoding now
+        await transcribe(port, pcm)
+        done.append("polite")
+
+    async def both() -> None:
+        first_sent = asyncio.Event()
+        await asyncio.gather(greedy(first_sent), polite(first_sent))
+
+    run(both(), 120)
+    assert done == ["greedy1", "polite", "greedy2", "greedy3"]  # it waited for one request, not three
