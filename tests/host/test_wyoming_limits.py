@@ -166,3 +166,19 @@ def test_binding_beyond_loopback_needs_an_allow_list() -> None:
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="max_clients"):
         Limits(max_clients=0)
+
+
+def test_an_idle_request_client_is_disconnected_and_counted() -> None:
+    from picomic.wyoming.wake import WakeService
+
+    runner = ServiceRunner(AccessPolicy(), Limits(idle_timeout_s=0.3))
+    service = WakeService("okay_nabu", runner.guard("wake"))
+    runner.add(service.guard, 0, service.handler)
+    runner.start()
+    try:
+        t0 = time.monotonic()
+        assert _raw(runner.services[0].server.port, b"") == b""  # says nothing; the server hangs up
+        assert time.monotonic() - t0 < 4.0
+        assert _wait(lambda: runner.snapshot()["wake"]["idle"] == 1)
+    finally:
+        runner.stop()

@@ -35,12 +35,15 @@ class Limits:
     """Mic chunks queued for one client (2 s of 10 ms frames); a slow client loses the oldest (counted)."""
     write_timeout_s: float = 5.0
     """A client that takes longer than this to accept one event (it stopped reading) is disconnected."""
+    idle_timeout_s: float = 60.0
+    """A client of a request service (ASR, wake) that sends nothing for this long is disconnected, so idle
+    connections cannot hold every `max_clients` slot. Mic and satellite clients only listen: exempt."""
 
     def __post_init__(self) -> None:
         for name in ("max_clients", "max_line_bytes", "max_data_bytes", "max_payload_bytes", "client_queue_chunks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Wyoming {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_audio_s", "write_timeout_s"):
+        for name in ("max_audio_s", "write_timeout_s", "idle_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Wyoming {name} must be > 0 s, got {getattr(self, name)}")
 

@@ -43,6 +43,8 @@ class MicService:
 class MicHandler(GuardedHandler):
     """One mic client: answers `describe`, streams the board's audio from the moment it connects."""
 
+    listens_only = True
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, service: MicService) -> None:
         super().__init__(reader, writer, service.guard)
         self.service = service

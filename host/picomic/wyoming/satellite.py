@@ -93,6 +93,10 @@ class SatelliteService:
 
 
 class SatelliteHandler(GuardedHandler):
+    """One Home Assistant connection: describe, ping, run/pause-satellite; the run's end (transcript, error)."""
+
+    listens_only = True
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, service: SatelliteService) -> None:
         super().__init__(reader, writer, service.guard)
         self.service = service

@@ -31,6 +31,7 @@ STAT_NAMES = (
     "malformed",
     "too_large",
     "stalled",
+    "idle",
     "handler_errors",
     "dropped_chunks",
 )
@@ -68,7 +69,10 @@ class Guard:
 
 class GuardedHandler(AsyncEventHandler):
     """A Wyoming event handler whose reads are bounded, whose writes time out and whose errors are contained.
-    Subclasses implement `handle_event` (return False to disconnect) and may override `disconnect`."""
+    Subclasses implement `handle_event` (return False to disconnect) and may override `disconnect`;
+    `listens_only` handlers (mic, satellite: their clients may stay silent) have no idle timeout."""
+
+    listens_only = False
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, guard: Guard) -> None:
         super().__init__(reader, writer)
@@ -107,9 +111,13 @@ class GuardedHandler(AsyncEventHandler):
 
     async def _serve(self) -> None:
         assert isinstance(self.reader, BoundedReader)
+        idle_s = None if self.listens_only else self.guard.limits.idle_timeout_s
         while True:
             try:
-                event = await read_event(self.reader)
+                event = await asyncio.wait_for(read_event(self.reader), idle_s)
+            except asyncio.TimeoutError:
+                self.guard.stats.add("idle")
+                return
             except ProtocolViolation as exc:
                 self.guard.stats.add(exc.kind)
                 log.info("wyoming %s: disconnecting %s: %s", self.guard.stats.service, self.peer, exc)
