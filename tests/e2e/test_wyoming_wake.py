@@ -100,6 +100,9 @@ async def _home_assistant(port: int, mode: str) -> tuple[Info, list[Event], byte
             events.append(event)
             if AudioChunk.is_type(event.type):
                 audio += AudioChunk.from_event(event).audio
+            elif AudioStop.is_type(event.type):  # the board's signal ended first (a slow run): so did the run
+                events += await read_until(client, lambda e: e.type == "streaming-stopped")
+                return info, events, audio
         await client.write_event(Transcript(text="turn on the kitchen lights").event())
         if mode == "wake":
             events += await read_until(client, lambda e: e.type == "streaming-stopped")

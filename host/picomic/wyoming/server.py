@@ -174,10 +174,14 @@ class GuardedServer(AsyncServer):
 
         return accept
 
-    async def stop(self) -> None:
-        """Stop accepting, drop every client, wait (bounded) for their handlers to finish."""
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Stop accepting; give listening clients (mic, satellite) up to `grace_s` to receive what is queued for
+        them (they end by themselves once the bus has closed), then drop every client."""
         if self._server is not None:
             self._server.close()
+        draining = [t for t, h in self._clients.items() if isinstance(h, GuardedHandler) and h.listens_only]
+        if draining:
+            await asyncio.wait(draining, timeout=grace_s)
         for handler in list(self._clients.values()):
             handler.writer.transport.abort()
         if self._clients:
