@@ -11,14 +11,17 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[2] / "host" / "picomic"
 
 FORBIDDEN = {
-    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web"},
-    "bus": {"link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web"},
-    "speech": {"link", "cli", "sim", "emulator", "web"},
-    "outputs": {"link", "cli", "sim", "emulator", "web"},
-    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator", "web"},
-    "sim": {"cli", "link", "speech", "outputs", "bench", "web"},
-    "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator"},
-    "web": {"cli", "link", "sim", "stream", "speech", "deploy", "diagnose", "bench", "emulator"},
+    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web", "wyoming"},
+    "bus": {
+        "link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web", "wyoming",
+    },
+    "speech": {"link", "cli", "sim", "emulator", "web", "wyoming"},
+    "outputs": {"link", "cli", "sim", "emulator", "web", "wyoming"},
+    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator", "web", "wyoming"},
+    "sim": {"cli", "link", "speech", "outputs", "bench", "web", "wyoming"},
+    "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator", "wyoming"},
+    "web": {"cli", "link", "sim", "stream", "speech", "deploy", "diagnose", "bench", "emulator", "wyoming"},
+    "wyoming": {"link", "cli", "sim", "emulator", "deploy", "diagnose", "bench", "outputs", "stream", "web"},
 }
 """Subpackage → subpackages it must never import."""
 MAX_MODULE_LINES = 420

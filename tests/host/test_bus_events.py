@@ -28,6 +28,9 @@ SAMPLE_VALUES: dict[str, object] = {
     "new_segment": True,
     "message": "board unplugged",
     "fields": {"frames": 10, "listeners": {}},
+    "name": "okay_nabu",
+    "state": "unreachable",
+    "uri": "tcp://127.0.0.1:10300",
 }
 
 REQUIRED_KEYS = {
@@ -35,6 +38,8 @@ REQUIRED_KEYS = {
     "vad": {"event", "t_s"},
     "device": {"fw", "proto", "uid"},
     "error": {"message"},
+    "detection": {"name", "t_s"},
+    "remote_asr": {"state", "uri", "message"},
     "discontinuity": {"reason", "lost_frames", "gap_s", "epoch", "file_s", "new_segment"},
     "end": {"reason"},
     "status": {"frames", "listeners"},

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from picomic.bench import device, emulated, faults, host, report, sim, soak, stt, web, wire
+from picomic.bench import device, emulated, faults, host, remote_asr, report, sim, soak, stt, web, wire
 from picomic.bench.report import Figure, Result, Target
 from picomic.errors import ConfigError, PicomicError
 
@@ -249,6 +249,13 @@ ENTRIES: list[Entry] = [
         "the firmware on the real MicroPython rp2 port in the emulated Pico, per START mode (60 emulated s each)",
         emulated.run,
         emulated.figures(),
+        default=False,
+    ),
+    Entry(
+        "remote_asr",
+        "one board's host CPU with --asr-uri to wyoming-faster-whisper on this machine, beside local STT",
+        remote_asr.run,
+        remote_asr.figures(),
         default=False,
     ),
 ]

@@ -119,7 +119,39 @@ class StatusEvent(_JsonEvent):
         return {"type": self.type, **fields}
 
 
-Event = VadEvent | Transcript | DeviceInfo | Discontinuity | StreamEnd | ErrorEvent | StatusEvent
+@dataclass(frozen=True, slots=True)
+class WakeDetection(_JsonEvent):
+    """The wake word was heard (a wake-word listener on the bus, `speech.wake`)."""
+
+    type: ClassVar[str] = "detection"
+    name: str
+    """The wake-word model (its packaged file stem, e.g. `okay_nabu`)."""
+    t_s: float
+    """Stream-timeline seconds at which the detection fired (the end of the phrase)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAsrEvent(_JsonEvent):
+    """The remote speech server (`--asr-uri`) became unreachable, or reachable again."""
+
+    type: ClassVar[str] = "remote_asr"
+    state: Literal["unreachable", "reachable"]
+    uri: str
+    message: str = ""
+    """Why it is unreachable (one line), and what happens to utterances meanwhile."""
+
+
+Event = (
+    VadEvent
+    | Transcript
+    | DeviceInfo
+    | Discontinuity
+    | StreamEnd
+    | ErrorEvent
+    | StatusEvent
+    | WakeDetection
+    | RemoteAsrEvent
+)
 """Any event the pipeline emits."""
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -130,5 +162,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     StreamEnd,
     ErrorEvent,
     StatusEvent,
+    WakeDetection,
+    RemoteAsrEvent,
 )
 """Every event class (tests round-trip them all)."""

@@ -38,7 +38,7 @@ def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
 for _signum in STOP_SIGNALS:  # before the command modules load: a signal during their imports counts too
     signal.signal(_signum, _on_stop_signal)
 
-from picomic.cli import bench, devices, doctor, emulator, flash, listen, record, sim, transcribe  # noqa: E402
+from picomic.cli import bench, devices, doctor, emulator, flash, listen, record, satellite, serve, sim, transcribe  # noqa: E402
 from picomic.cli.common import flag_hint  # noqa: E402
 from picomic.errors import OutputError, PicomicError  # noqa: E402
 from picomic.version import __version__  # noqa: E402
@@ -59,6 +59,8 @@ COMMANDS = (
     CommandSpec("listen", listen),
     CommandSpec("record", record),
     CommandSpec("transcribe", transcribe),
+    CommandSpec("serve", serve),
+    CommandSpec("satellite", satellite),
     CommandSpec("devices", devices),
     CommandSpec("sim", sim),
     CommandSpec("flash", flash),

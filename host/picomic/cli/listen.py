@@ -19,6 +19,7 @@ from picomic.cli.common import (
     stt_settings,
     tcp_port,
 )
+from picomic.cli.voice import add_voice_arguments, check_voice_args, remote_transcriber, voice_stt_settings, wake_gate
 from picomic.errors import ConfigError, OutputError
 from picomic.outputs.metrics import MetricsServer
 from picomic.outputs.recorder import JsonlWriter, Recorder, check_output_path
@@ -36,6 +37,7 @@ TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "vad", "discontinuity", "devic
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
     add_speech_arguments(p)
+    add_voice_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="JSON Lines events on stdout instead of the live view")
     out.add_argument("--record", metavar="FILE", help="also record audio to FILE.wav or FILE.flac")
@@ -71,11 +73,13 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
 
     stt: SttListener | None = None
     if not args.no_stt:
+        settings = voice_stt_settings(args, stt_settings(args, args.partials))
         with speech_flag_advice():
-            stt = SttListener(pipeline.bus, stt_settings(args, args.partials), pipeline.emit, pipeline.status)
+            transcriber = remote_transcriber(args, pipeline, settings)
+            stt = SttListener(pipeline.bus, settings, pipeline.emit, pipeline.status, transcriber=transcriber)
     if not args.no_vad:
         vad = VadListener(
-            pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=stt.on_vad if stt else None
+            pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=wake_gate(args, pipeline, stt)
         )
         pipeline.add_consumer(vad)
     if stt is not None:
@@ -87,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.record == "-":
         raise ConfigError("listen --record - would mix raw audio into the view on stdout; use picomic record -")
     check_source_args(args)
+    check_voice_args(args)
     if args.record:
         check_output_path(args.record)
     pipeline = Pipeline()

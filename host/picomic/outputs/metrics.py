@@ -6,7 +6,7 @@ set of counters to keep in step); latency and inference time are histograms fed 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
@@ -68,6 +68,27 @@ class StatusCollector(Collector):
             dropped.add_metric([name], values["dropped"])
             skipped.add_metric([name], values["skipped"])
         yield from (depth, dropped, skipped)
+
+
+class ServiceCollector(Collector):
+    """Per-service counters (e.g. the Wyoming services of `picomic serve`) as `picomic_<prefix>_<name>_total`
+    with a `service` label, and `clients` as the gauge `picomic_<prefix>_clients`; read at scrape time from
+    `snapshot() -> {service: {name: value}}`."""
+
+    def __init__(self, prefix: str, snapshot: Callable[[], dict[str, dict[str, int]]]) -> None:
+        self._prefix = prefix
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Any]:
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
+        for service, counters in self._snapshot().items():
+            for name, value in counters.items():
+                if name not in families:
+                    kind = GaugeMetricFamily if name == "clients" else CounterMetricFamily
+                    help_text = f"{self._prefix} {name.replace('_', ' ')}"
+                    families[name] = kind(f"picomic_{self._prefix}_{name}", help_text, labels=["service"])
+                families[name].add_metric([service], float(value))
+        yield from families.values()
 
 
 class MetricsServer:

@@ -31,7 +31,7 @@ from picomic.speech.edges import DEFAULT_PRE_ROLL_MS, EdgeSource, SpeechEdge
 from picomic.speech.frontend import Frontend16k
 from picomic.speech.models import EnglishOnlyModelError, ModelSettings, load_whisper
 from picomic.speech.ring import AudioRing
-from picomic.speech.worker import DecodeWorker, Job
+from picomic.speech.worker import DecodeWorker, Job, Transcriber
 
 __all__ = ["StreamingPolicy", "SttListener", "SttSettings", "load_model"]
 _MS = TARGET_RATE_HZ // 1000  # 16 kHz samples per ms
@@ -98,9 +98,10 @@ class SttListener(ConsumerThread):
 
     Speech edges come from `vad=` (an EdgeSource such as a VadListener; this registers `on_vad` with it)
     or from whoever calls `on_vad`. With `settings.policy.use_vad=False` and no `vad` it transcribes fixed
-    windows. Construct before publishing starts; `start()`; after `bus.close()`, `finish()`/`join()` return
-    once the open utterance is finalized and pending decodes are emitted (bounded by
-    `settings.policy.flush_timeout_s`).
+    windows. `transcriber` (16 kHz float32 → text) replaces the local model, e.g. a remote Wyoming server
+    (`picomic.wyoming.remote.RemoteAsr`); then no model is loaded. Construct before publishing starts;
+    `start()`; after `bus.close()`, `finish()`/`join()` return once the open utterance is finalized and
+    pending decodes are emitted (bounded by `settings.policy.flush_timeout_s`).
     """
 
     def __init__(
@@ -112,13 +113,14 @@ class SttListener(ConsumerThread):
         *,
         vad: EdgeSource | None = None,
         model: Any = None,
+        transcriber: Transcriber | None = None,
         name: str = "stt",
         maxsize: int = 1024,
     ) -> None:
         self.settings = s = settings or SttSettings()
         self._policy = s.policy
         self._emit: Callable[[Event], None] = emit or (lambda _event: None)
-        self._model = model if model is not None else load_model(s)
+        self._model = model if model is not None or transcriber is not None else load_model(s)
         self._uses_vad = vad is not None or s.policy.use_vad
         self._pre_roll = 0
         self._edges: deque[SpeechEdge] = deque()
@@ -128,7 +130,7 @@ class SttListener(ConsumerThread):
         if vad is not None:
             vad.add_edge_callback(self.on_vad)
         self._inbox = bus.subscribe(name, maxsize)
-        self.worker = DecodeWorker(self._model, s.decode, self._emit, status)
+        self.worker = DecodeWorker(self._model, s.decode, self._emit, status, transcriber)
         self._ring = AudioRing()
         self._frontend = Frontend16k()
         self._utt: int | None = None  # 16 kHz start of the open utterance (VAD edge, before pre-roll)

@@ -21,7 +21,7 @@ from picomic.errors import ConfigError
 from picomic.speech.stt import SttListener, SttSettings
 from picomic.speech.vad import VadListener, VadSettings
 
-__all__ = ["feed_chunks", "transcribe_file"]
+__all__ = ["feed_chunks", "transcribe_file", "transcribe_samples"]
 
 
 def transcribe_file(
@@ -38,6 +38,20 @@ def transcribe_file(
     `use_vad` None: `settings.policy.use_vad`. Latency is meaningless here and reported as None.
     """
     pcm = read_audio(path)
+    return transcribe_samples(pcm, settings, vad_settings, use_vad=use_vad, model=model, chunk_ms=chunk_ms, what=path)
+
+
+def transcribe_samples(
+    pcm: np.ndarray,
+    settings: SttSettings | None = None,
+    vad_settings: VadSettings | None = None,
+    *,
+    use_vad: bool | None = None,
+    model: Any = None,
+    chunk_ms: int = 32,
+    what: str | Path = "audio",
+) -> list[Transcript]:
+    """Final transcripts of 16 kHz int16 mono `pcm` (as `transcribe_file`; `what` names it in errors)."""
     if not len(pcm):
         return []  # an empty file: nothing to hear, no model to load
     s = settings or SttSettings()
@@ -71,7 +85,7 @@ def transcribe_file(
         vad.join(s.policy.flush_timeout_s)
     stt.join(s.policy.flush_timeout_s + 5.0)
     if errors:
-        raise ConfigError(f"transcribing {path} failed: {errors[0]}")
+        raise ConfigError(f"transcribing {what} failed: {errors[0]}")
     return sorted(found, key=lambda t: t.start_s)
 
 

@@ -21,6 +21,9 @@ from picomic.bus.events import ErrorEvent, Event, Transcript
 from picomic.bus.status import PipelineStatus
 from picomic.speech.decode import DecodeOptions, decode_text
 
+Transcriber = Callable[[np.ndarray], str]
+"""16 kHz float32 audio → text: the local model by default, or e.g. a remote Wyoming ASR server."""
+
 
 @dataclass(eq=False)
 class Job:
@@ -43,9 +46,15 @@ class DecodeWorker:
     """A thread that decodes Jobs in order and emits their Transcripts; never blocks its callers."""
 
     def __init__(
-        self, model: Any, options: DecodeOptions, emit: Callable[[Event], None], status: PipelineStatus | None
+        self,
+        model: Any,
+        options: DecodeOptions,
+        emit: Callable[[Event], None],
+        status: PipelineStatus | None,
+        transcriber: Transcriber | None = None,
     ) -> None:
         self._model, self._options, self._emit, self._status = model, options, emit, status
+        self._transcribe = transcriber or (lambda audio16: decode_text(self._model, audio16, self._options))
         self._cond = threading.Condition()
         self._jobs: deque[Job] = deque()
         self._busy: Job | None = None
@@ -122,7 +131,7 @@ class DecodeWorker:
     def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
         try:
-            text = decode_text(self._model, job.audio, self._options)
+            text = self._transcribe(job.audio)
         except Exception as exc:  # a broken model must not kill the pipeline silently
             text = ""
             self._emit(ErrorEvent(f"speech-to-text decode failed: {exc}"))
