@@ -13,7 +13,8 @@ PKG = Path(__file__).resolve().parents[2] / "host" / "picomic"
 FORBIDDEN = {
     "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web", "wyoming"},
     "bus": {
-        "link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web", "wyoming",
+        "link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web",
+        "wyoming",
     },
     "speech": {"link", "cli", "sim", "emulator", "web", "wyoming"},
     "outputs": {"link", "cli", "sim", "emulator", "web", "wyoming"},
