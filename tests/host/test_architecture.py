@@ -11,13 +11,14 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[2] / "host" / "picomic"
 
 FORBIDDEN = {
-    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator"},
-    "bus": {"link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator"},
-    "speech": {"link", "cli", "sim", "emulator"},
-    "outputs": {"link", "cli", "sim", "emulator"},
-    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator"},
-    "sim": {"cli", "link", "speech", "outputs", "bench"},
-    "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator"},
+    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "stages"},
+    "bus": {"link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "stages"},
+    "speech": {"link", "cli", "sim", "emulator", "stages"},
+    "outputs": {"link", "cli", "sim", "emulator", "stages"},
+    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator", "stages"},
+    "sim": {"cli", "link", "speech", "outputs", "bench", "stages"},
+    "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator", "stages"},
+    "stages": {"link", "cli", "sim", "outputs", "deploy", "diagnose", "bench", "emulator"},
 }
 """Subpackage → subpackages it must never import."""
 MAX_MODULE_LINES = 420

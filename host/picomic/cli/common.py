@@ -47,6 +47,10 @@ FLAGS = {
     "language": "--language",
     "metrics_port": "--metrics-port",
     "metrics_host": "--metrics-host",
+    "highpass_hz": "--highpass",
+    "noise_suppression": "--noise-suppression",
+    "auto_gain_dbfs": "--auto-gain",
+    "denoiser": "--denoiser",
 }
 """Library setting name → the flag that sets it (for error advice)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from picomic.bus.audiobus import RAW_STREAM
 from picomic.bus.events import Event
 from picomic.cli.common import (
     add_source_arguments,
@@ -18,6 +19,7 @@ from picomic.cli.common import (
     stt_settings,
     tcp_port,
 )
+from picomic.cli.stageopts import add_pipeline_stages, add_stage_arguments, processors
 from picomic.errors import ConfigError, OutputError
 from picomic.outputs.metrics import MetricsServer
 from picomic.outputs.recorder import JsonlWriter, Recorder, check_output_path
@@ -31,6 +33,7 @@ TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "vad", "discontinuity", "devic
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
     add_speech_arguments(p)
+    add_stage_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="JSON Lines events on stdout instead of the live view")
     out.add_argument("--record", metavar="FILE", help="also record audio to FILE.wav or FILE.flac")
@@ -55,7 +58,7 @@ class JsonOutput:
         pass
 
 
-def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
+def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline, stream: str) -> None:
     """VAD and STT as bus listeners (imported lazily: onnxruntime and CTranslate2 take a moment to load)."""
     from picomic.speech.stt import SttListener
     from picomic.speech.vad import VadListener, VadSettings
@@ -63,10 +66,17 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
     stt: SttListener | None = None
     if not args.no_stt:
         with speech_flag_advice():
-            stt = SttListener(pipeline.bus, stt_settings(args, args.partials), pipeline.emit, pipeline.status)
+            stt = SttListener(
+                pipeline.bus, stt_settings(args, args.partials), pipeline.emit, pipeline.status, stream=stream
+            )
     if not args.no_vad:
         vad = VadListener(
-            pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=stt.on_vad if stt else None
+            pipeline.bus,
+            VadSettings(),
+            pipeline.emit,
+            pipeline.status,
+            on_vad=stt.on_vad if stt else None,
+            stream=stream,
         )
         pipeline.add_consumer(vad)
     if stt is not None:
@@ -80,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     check_source_args(args)
     if args.record:
         check_output_path(args.record)
+    chain = processors(args)
     pipeline = Pipeline()
     writers: list[JsonlWriter] = []
     metrics = _start_metrics(args, pipeline)  # a busy port fails before a model loads or a board starts
@@ -87,18 +98,19 @@ def run(args: argparse.Namespace) -> int:
         if args.transcript:
             writers.append(JsonlWriter(args.transcript))
             pipeline.add_output(JsonOutput(writers[-1], TRANSCRIPT_EVENT_TYPES))
+        speech = add_pipeline_stages(args, pipeline, chain)  # first: stages finish before their listeners
         if args.record:
-            pipeline.add_consumer(
-                Recorder(pipeline.bus, args.record, args.rate, 1, on_error=pipeline.fail, max_gap_s=args.max_gap)
-            )
-        _add_speech_consumers(args, pipeline)
+            rate = args.rate if args.record_stream == RAW_STREAM else 16000  # a stage's stream is 16 kHz
+            pipeline.add_consumer(Recorder(pipeline.bus, args.record, rate, 1, on_error=pipeline.fail,
+                                           max_gap_s=args.max_gap, stream=args.record_stream))  # fmt: skip
+        _add_speech_consumers(args, pipeline, speech)
         if args.json:
             writers.append(JsonlWriter(sys.stdout))
             pipeline.add_output(JsonOutput(writers[-1]))
             with open_source(args, pipeline) as source:
                 result = run_source(args, pipeline, source)
         else:
-            result = _run_with_view(args, pipeline)
+            result = _run_with_view(args, pipeline, args.meter_stream or speech)
     finally:
         if metrics is not None:
             metrics.close()
@@ -118,8 +130,8 @@ def _close_all(writers: list[JsonlWriter]) -> None:
         raise failed
 
 
-def _run_with_view(args: argparse.Namespace, pipeline: Pipeline) -> RunResult:
-    meter = Meter(pipeline.bus)
+def _run_with_view(args: argparse.Namespace, pipeline: Pipeline, stream: str) -> RunResult:
+    meter = Meter(pipeline.bus, stream)
     pipeline.add_consumer(meter)
     view: LiveView | PlainView = LiveView(meter) if sys.stdout.isatty() else PlainView(meter, sys.stdout)
     pipeline.add_output(view)
