@@ -219,3 +219,19 @@ def test_chained_stages_listen_to_each_other() -> None:
         Stage(bus, WebRtc(auto_gain_dbfs=10))
     with pytest.raises(ValueError, match="no bus stream 'denoisd'"):
         bus.subscribe("typo", stream="denoisd")
+
+
+def test_the_python_example_of_docs_stages_runs() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "stages.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    scope: dict[str, object] = {}
+    exec(block, scope)  # noqa: S102 - our own documentation
+    bus, denoised = scope["bus"], scope["denoised"]
+    for chunk in chunks(white_noise(0.2, 0.05)):
+        bus.publish(chunk)  # type: ignore[attr-defined]
+    bus.close()  # type: ignore[attr-defined]
+    got = drain(denoised)  # type: ignore[arg-type]
+    assert len(got) == 20 and denoised.stream == "webrtc"  # type: ignore[attr-defined]
