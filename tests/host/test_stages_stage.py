@@ -116,7 +116,8 @@ class Slow(Passthrough):
 def test_a_stage_that_falls_behind_drops_like_any_listener_and_says_so() -> None:
     status = PipelineStatus()
     bus = AudioBus(status)
-    stage = Stage(bus, Slow("slow"), status=status, maxsize=10)
+    events: list[Event] = []
+    stage = Stage(bus, Slow("slow"), status=status, maxsize=10, emit=events.append)
     out = bus.subscribe("out", maxsize=10_000, stream="slow")
     stage.start()
     source = chunks(white_noise(1.0, 0.05))
@@ -133,6 +134,9 @@ def test_a_stage_that_falls_behind_drops_like_any_listener_and_says_so() -> None
     assert snap["listeners"]["out"]["stream"] == "slow"  # type: ignore[index]
     assert len(got) == len(source) - dropped  # nothing invented for what was dropped
     assert [c.seq for c in got] == sorted({c.seq for c in got})
+    reports = [e.message for e in events if isinstance(e, ErrorEvent)]
+    assert reports and all("stage slow fell behind" in m for m in reports)
+    assert f"({dropped} in all)" in reports[-1]  # the last report has the total
 
 
 class Breaks(Passthrough):

@@ -36,6 +36,8 @@ from picomic.stages.timeline import Block, Reblocker
 
 STAGE_QUEUE_CHUNKS = 500
 """Five seconds of 10 ms chunks: a stage drops only when it falls that far behind."""
+DROP_REPORT_EVERY_S = 1.0
+"""A stage that keeps dropping says so in an error event at most this often."""
 _MAX_FLUSH_BLOCKS = 64  # zero blocks fed at most to push a delayed tail out
 
 
@@ -71,6 +73,8 @@ class Stage(ConsumerThread):
         self.error: str | None = None
         self._cpu_s = 0.0
         self._audio_s = 0.0
+        self._drops_reported = 0
+        self._drops_reported_at = -DROP_REPORT_EVERY_S
         if status is not None:
             status.register_stream(self.name, self.stats)
         super().__init__(f"stage-{self.name}")
@@ -94,11 +98,13 @@ class Stage(ConsumerThread):
     def _run(self) -> None:
         try:
             while (chunk := self._inbox.recv()) is not None:
+                self._report_drops()
                 cut = self._reblocker.feed(chunk)
                 if cut.restart:
                     self._close_segment(cut.closing)
                 self._feed_all(cut.blocks)
             self._close_segment(self._reblocker.finish())
+            self._report_drops(final=True)
             self._set_state("ended" if self.state == "running" else self.state)
         except Exception as exc:  # not the processor's fault: this stream ends, the pipeline goes on
             self._report(f"stage {self.name} stopped: {exc}; its stream ended", "stopped")
@@ -169,6 +175,14 @@ class Stage(ConsumerThread):
         self._out, self._out_base, self._fed = np.zeros(0, np.int16), 0, 0
         for _, block in held:
             self._publish(block, block.samples)
+
+    def _report_drops(self, final: bool = False) -> None:
+        """An error event when the input dropped chunks since the last one (at most every DROP_REPORT_EVERY_S)."""
+        dropped, now = self._inbox.dropped, time.monotonic()
+        if dropped > self._drops_reported and (final or now - self._drops_reported_at >= DROP_REPORT_EVERY_S):
+            self._emit(ErrorEvent(f"stage {self.name} fell behind: {dropped - self._drops_reported} input chunk(s) "
+                                  f"dropped ({dropped} in all); its stream has a gap there"))  # fmt: skip
+            self._drops_reported, self._drops_reported_at = dropped, now
 
     def _report(self, message: str, state: str) -> None:
         with self._lock:
