@@ -239,3 +239,18 @@ def test_the_python_example_of_docs_stages_runs() -> None:
     bus.close()  # type: ignore[attr-defined]
     got = drain(denoised)  # type: ignore[arg-type]
     assert len(got) == 20 and denoised.stream == "webrtc"  # type: ignore[attr-defined]
+
+
+def test_a_24_bit_source_becomes_int16_with_its_format_flag_cleared() -> None:
+    from picomic.stream.protocol import Flags
+
+    words = np.full(160 * 5, 1 << 21, np.int32)  # a quarter of 24-bit full scale
+    words.flags.writeable = False
+    source = [
+        AudioChunk(i, float(i * 10), 16000, words[i * 160 : (i + 1) * 160], stream_sample=i * 160,
+                   flags=int(Flags.WIDTH32 | Flags.FIRST) if i == 0 else int(Flags.WIDTH32))
+        for i in range(5)
+    ]  # fmt: skip
+    (got,), _ = run_stage(lambda bus: Stage(bus, Passthrough("copy")), source)
+    assert all(c.samples.dtype == np.int16 and np.all(c.samples == 1 << 13) for c in got)
+    assert [c.flags for c in got] == [int(Flags.FIRST), 0, 0, 0, 0]
