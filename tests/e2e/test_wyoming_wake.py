@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import soundfile as sf
-from picomic.speech.transcribe import transcribe_samples
+from picomic.speech.transcribe import transcribe_pcm
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
@@ -120,7 +120,7 @@ def test_the_satellite_streams_what_follows_the_wake_word(procs: list[Proc]) -> 
     assert (pipeline.start_stage, pipeline.end_stage) == (PipelineStage.ASR, PipelineStage.HANDLE)
     assert pipeline.wake_word_name == "okay_nabu"
     assert types[-2:] == ["audio-stop", "streaming-stopped"]  # Home Assistant's transcript ended the run
-    heard = transcribe_samples(np.frombuffer(audio, dtype="<i2").copy())
+    heard = transcribe_pcm(np.frombuffer(audio, dtype="<i2").copy())
     assert words(" ".join(t.text for t in heard)) == words(WAKE["command"])  # the command, not the phrase
 
 

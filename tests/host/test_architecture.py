@@ -11,18 +11,22 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[2] / "host" / "picomic"
 
 FORBIDDEN = {
-    "stream": {"link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web", "wyoming"},
+    "stream": {
+        "link", "sim", "cli", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web", "wyoming",
+        "stages",
+    },
     "bus": {
         "link", "sim", "cli", "stream", "speech", "outputs", "deploy", "diagnose", "bench", "emulator", "web",
-        "wyoming",
+        "wyoming", "stages",
     },
-    "speech": {"link", "cli", "sim", "emulator", "web", "wyoming"},
-    "outputs": {"link", "cli", "sim", "emulator", "web", "wyoming"},
-    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator", "web", "wyoming"},
-    "sim": {"cli", "link", "speech", "outputs", "bench", "web", "wyoming"},
-    "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator", "wyoming"},
-    "web": {"cli", "link", "sim", "stream", "speech", "deploy", "diagnose", "bench", "emulator", "wyoming"},
-    "wyoming": {"link", "cli", "sim", "emulator", "deploy", "diagnose", "bench", "outputs", "stream", "web"},
+    "speech": {"link", "cli", "sim", "emulator", "web", "wyoming", "stages"},
+    "outputs": {"link", "cli", "sim", "emulator", "web", "wyoming", "stages"},
+    "audio": {"link", "cli", "sim", "stream", "speech", "outputs", "bench", "emulator", "web", "wyoming", "stages"},
+    "sim": {"cli", "link", "speech", "outputs", "bench", "web", "wyoming", "stages"},
+    "deploy": {"cli", "sim", "speech", "outputs", "bench", "emulator", "wyoming", "stages"},
+    "web": {"cli", "link", "sim", "stream", "speech", "deploy", "diagnose", "bench", "emulator", "wyoming", "stages"},
+    "wyoming": {"link", "cli", "sim", "emulator", "deploy", "diagnose", "bench", "outputs", "stream", "web", "stages"},
+    "stages": {"link", "cli", "sim", "outputs", "deploy", "diagnose", "bench", "emulator", "web", "wyoming"},
 }
 """Subpackage → subpackages it must never import."""
 MAX_MODULE_LINES = 420

@@ -68,7 +68,7 @@ def test_registry_lists_every_figure_of_the_issue() -> None:
     targets = {f"{e.name}.{f.id}": f.target for e in bench.ENTRIES for f in e.figures}
     assert all(targets[p] is not None for p in promises)
     opt_in = {e.name for e in bench.ENTRIES if not e.default}
-    assert opt_in == {"faults", "soak", "emulated", "remote_asr"}  # long or needing a server: only when asked for
+    assert opt_in == {"faults", "soak", "emulated", "remote_asr", "stages"}  # long or needing a server: only when asked
     assert [e.name for e in bench.selected(None)] == [e.name for e in bench.ENTRIES if e.default]
     args = _parse("--quick", "--only", "wire,device", "--json", "x.json")
     assert args.func is bench_cli.run and args.quick and args.only == "wire,device"

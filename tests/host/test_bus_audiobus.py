@@ -264,3 +264,33 @@ def test_queue_matches_a_reference_model(maxsize: int, ops: list[str]) -> None:
             skipped += max(len(model) - 1, 0)
             model.clear()
         assert (lis.dropped, lis.skipped, lis.queue_depth) == (dropped, skipped, len(model))
+
+
+def test_named_streams_deliver_only_their_own_chunks() -> None:
+    bus = AudioBus()
+    raw = bus.subscribe("raw-reader")
+    bus.add_stream("derived")
+    derived = bus.subscribe("derived-reader", stream="derived")
+    a, b = make_chunk(0), make_chunk(1)
+    bus.publish(a)
+    bus.publish(b, "derived")
+    assert (raw.stream, derived.stream) == ("raw", "derived")
+    assert raw.recv(timeout=1) is a and raw.recv(timeout=0) is None
+    assert derived.recv(timeout=1) is b and derived.recv(timeout=0) is None
+    assert set(bus.listeners) == {raw, derived}
+
+
+def test_close_ends_the_raw_stream_and_a_derived_one_ends_with_its_producer() -> None:
+    bus = AudioBus()
+    raw = bus.subscribe("r")
+    bus.add_stream("derived")
+    derived = bus.subscribe("d", stream="derived")
+    bus.close()
+    assert raw.recv(timeout=1) is None and raw.closed
+    late = make_chunk(7)
+    bus.publish(late, "derived")  # the stage still publishes what its own queue held
+    assert derived.recv(timeout=1) is late
+    assert not derived.closed
+    bus.end_stream("derived")
+    assert derived.recv(timeout=1) is None and derived.closed
+    assert bus.subscribe("after", stream="derived").closed

@@ -76,8 +76,8 @@ def test_listeners_reported_and_drops_never_fall() -> None:
     fast.drain_to_latest()
     snap = status.snapshot()
     assert snap["listeners"] == {
-        "slow": {"queue_depth": 2, "dropped": 3, "skipped": 0},
-        "fast": {"queue_depth": 0, "dropped": 0, "skipped": 4},
+        "slow": {"queue_depth": 2, "dropped": 3, "skipped": 0, "stream": "raw"},
+        "fast": {"queue_depth": 0, "dropped": 0, "skipped": 4, "stream": "raw"},
     }
     assert snap["dropped_chunks"] == 3 == status.dropped_chunks
     bus.unsubscribe(slow)

@@ -60,7 +60,7 @@ class NaiveBus(AudioBus):
         self.queues: list[tuple[threading.Lock, list[np.ndarray]]] = [(threading.Lock(), []) for _ in range(listeners)]
         self.maxsize = maxsize
 
-    def publish(self, chunk: AudioChunk) -> None:
+    def publish(self, chunk: AudioChunk, stream: str = "raw") -> None:
         for lock, queue in self.queues:
             with lock:
                 queue.append(chunk.samples.copy())

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from picomic.bench import device, emulated, faults, host, remote_asr, report, sim, soak, stt, web, wire
+from picomic.bench import device, emulated, faults, host, remote_asr, report, sim, soak, stages, stt, web, wire
 from picomic.bench.report import Figure, Result, Target
 from picomic.errors import ConfigError, PicomicError
 
@@ -242,6 +242,13 @@ ENTRIES: list[Entry] = [
         "one hour of audio through the whole pipeline: RSS, leaks, counters",
         soak.run,
         soak.figures(),
+        default=False,
+    ),
+    Entry(
+        "stages",
+        "voice front-end stages: WER and VAD false starts in noise, CPU, added latency ($PICOMIC_SPEECH_SET)",
+        stages.run,
+        stages.figures(),
         default=False,
     ),
     Entry(

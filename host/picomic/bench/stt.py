@@ -18,6 +18,7 @@ import json
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from picomic.speech.decode import decode_text
 from picomic.speech.stt import SttListener, SttSettings, load_model
 from picomic.speech.transcribe import feed_chunks, transcribe_file
 from picomic.speech.vad import VadListener, VadSettings
+from picomic.stages.chain import add_stages, speech_stream
+from picomic.stages.processors import Processor
 
 _CHECKOUT_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 _WHEEL_FIXTURES = Path(__file__).resolve().parents[1] / "_fixtures"  # shipped in the wheel (pyproject)
@@ -167,9 +170,14 @@ def bare_decode_times_ms(
 
 
 def realtime_latencies(
-    model: Any, settings: SttSettings, files: list[dict[str, Any]], fixtures: Path = DEFAULT_FIXTURES
+    model: Any,
+    settings: SttSettings,
+    files: list[dict[str, Any]],
+    fixtures: Path = DEFAULT_FIXTURES,
+    processors: Callable[[], list[Processor]] | None = None,
 ) -> tuple[list[float], list[str], float]:
-    """Final latencies (ms), texts and the peak stt_backlog_s with every fixture fed at real-time pace."""
+    """Final latencies (ms), texts and the peak stt_backlog_s with every fixture fed at real-time pace
+    (`processors`: fresh stages for each fixture, VAD and STT on the last one's stream)."""
     latencies: list[float] = []
     texts: list[str] = []
     peak_backlog = 0.0
@@ -183,8 +191,12 @@ def realtime_latencies(
                 with lock:
                     found.append(event)
 
-        vad = VadListener(bus, VadSettings(), emit, status)
-        stt = SttListener(bus, settings, emit, status, vad=vad, model=model)
+        stages = add_stages(bus, processors()) if processors is not None else []
+        stream = speech_stream(stages)
+        vad = VadListener(bus, VadSettings(), emit, status, stream=stream)
+        stt = SttListener(bus, settings, emit, status, vad=vad, model=model, stream=stream)
+        for stage in stages:
+            stage.start()
         vad.start()
         stt.start()
         pcm = read_audio(fixtures / f["file"])
@@ -195,6 +207,8 @@ def realtime_latencies(
         while feeder.is_alive():
             peak_backlog = max(peak_backlog, status.stt_backlog_s)
             feeder.join(0.02)
+        for stage in stages:
+            stage.finish(10.0)
         vad.finish(10.0)
         stt.finish(20.0)
         latencies += [t.latency_ms for t in found if t.latency_ms is not None]

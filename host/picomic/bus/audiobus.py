@@ -6,6 +6,11 @@ listener receives that very array (DECISIONS 13). `float32()` is computed at mos
 Invariant of each Listener queue: a deque of at most `maxsize` chunks, guarded by the listener's own lock.
 The publisher appends on the right; consumers pop on the left (`recv`) or take the rightmost and clear
 (`drain_to_latest`). When full, `publish` drops the oldest chunk and counts it in `dropped`: it never waits.
+
+Named streams: the source publishes `RAW_STREAM`; a stage (picomic.stages) declares a derived stream
+(`add_stream`) and publishes on it; a listener subscribes to one stream by name (default `RAW_STREAM`).
+`close()` ends the raw stream; a derived stream ends when its producer calls `end_stream` (so it can publish
+what its own queue still holds), which listeners of it see as the end.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ DEFAULT_MAX_GAP_S = 5.0
 """Gaps up to this long become silence on the timeline, in recordings and in VAD/STT bridging; a longer one
 is a discontinuity: a new segment, an event, no samples (DECISIONS 32)."""
 MAX_GAP_LIMIT_S = 3600.0
+RAW_STREAM = "raw"
+"""The stream the source publishes: the device's audio as decoded."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -93,10 +100,11 @@ class AudioChunk:
 class Listener:
     """A bounded, drop-oldest queue of chunks for one consumer. Create with `AudioBus.subscribe`."""
 
-    def __init__(self, name: str, maxsize: int) -> None:
+    def __init__(self, name: str, maxsize: int, stream: str = RAW_STREAM) -> None:
         if maxsize < 1:
             raise ValueError(f"listener {name!r}: maxsize must be >= 1, got {maxsize}")
         self._name = name
+        self._stream = stream
         self._maxsize = maxsize
         self._queue: deque[AudioChunk] = deque()
         self._lock = threading.Lock()
@@ -114,6 +122,11 @@ class Listener:
     @property
     def maxsize(self) -> int:
         return self._maxsize
+
+    @property
+    def stream(self) -> str:
+        """The bus stream this listener receives (`RAW_STREAM` or a stage's derived stream)."""
+        return self._stream
 
     @property
     def dropped(self) -> int:
@@ -222,32 +235,52 @@ def _set_done(fut: asyncio.Future[None]) -> None:
 
 
 class AudioBus:
-    """Fan-out of AudioChunks to listeners. `publish` never blocks and copies nothing."""
+    """Fan-out of AudioChunks to listeners, per named stream. `publish` never blocks and copies nothing."""
 
     def __init__(self, status: PipelineStatus | None = None) -> None:
         self._status = status
         self._lock = threading.Lock()
-        self._listeners: tuple[Listener, ...] = ()  # replaced, never mutated: publish iterates lock-free
+        # stream → its listeners; the dict and tuples are replaced, never mutated: publish reads them lock-free
+        self._streams: dict[str, tuple[Listener, ...]] = {RAW_STREAM: ()}
+        self._derived: set[str] = set()  # declared by a producer: open until end_stream
+        self._ended: set[str] = set()
         self._closed = False
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
-        return self._listeners
+        """Every listener, of every stream."""
+        return tuple(lis for group in self._streams.values() for lis in group)
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The stream names: `RAW_STREAM` first, then the derived streams in the order they were added."""
+        return tuple(self._streams)
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def subscribe(self, name: str, maxsize: int = 256) -> Listener:
-        """A new listener that receives every chunk published from now on (ValueError if `name` is taken)."""
-        listener = Listener(name, maxsize)
+    def add_stream(self, stream: str) -> None:
+        """Declare a derived stream; its producer publishes on it and ends it with `end_stream`."""
         with self._lock:
-            if any(lis.name == name for lis in self._listeners):
+            if stream in self._streams:
+                raise ValueError(f"the bus already has a stream named {stream!r}; choose another name")
+            self._derived.add(stream)
+            self._streams = {**self._streams, stream: ()}
+
+    def subscribe(self, name: str, maxsize: int = 256, stream: str = RAW_STREAM) -> Listener:
+        """A new listener that receives every chunk published on `stream` from now on (ValueError if `name`
+        is taken or `stream` does not exist)."""
+        listener = Listener(name, maxsize, stream)
+        with self._lock:
+            if any(lis.name == name for lis in self.listeners):
                 raise ValueError(f"a bus listener named {name!r} already exists; choose another name")
-            if self._closed:
+            if stream not in self._streams:
+                raise ValueError(f"no bus stream {stream!r}; the streams are {', '.join(self._streams)}")
+            if stream in self._ended:
                 listener._end()
             else:
-                self._listeners = (*self._listeners, listener)
+                self._streams = {**self._streams, stream: (*self._streams[stream], listener)}
         if self._status is not None:
             self._status.register_listener(listener)
         return listener
@@ -255,22 +288,34 @@ class AudioBus:
     def unsubscribe(self, listener: Listener) -> None:
         """Stop delivering to `listener` (safe at run time); it returns what is queued, then None."""
         with self._lock:
-            self._listeners = tuple(lis for lis in self._listeners if lis is not listener)
+            group = self._streams.get(listener.stream, ())
+            if listener in group:
+                self._streams = {**self._streams, listener.stream: tuple(lis for lis in group if lis is not listener)}
         listener._end()
         if self._status is not None:
             self._status.unregister_listener(listener)
 
-    def publish(self, chunk: AudioChunk) -> None:
-        """Give `chunk` to every listener (the same object). Never blocks; full queues drop their oldest.
-        After `close()` chunks are discarded."""
-        for listener in self._listeners:
+    def publish(self, chunk: AudioChunk, stream: str = RAW_STREAM) -> None:
+        """Give `chunk` to every listener of `stream` (the same object). Never blocks; full queues drop their
+        oldest. After the stream ended chunks are discarded."""
+        for listener in self._streams.get(stream, ()):
             listener._put(chunk)
 
-    def close(self) -> None:
-        """End of stream: listeners drain what is queued, then `recv` returns None. Idempotent."""
+    def end_stream(self, stream: str) -> None:
+        """End of one stream: its listeners drain what is queued, then `recv` returns None. Idempotent."""
         with self._lock:
-            self._closed = True
-            listeners = self._listeners
-            self._listeners = ()
+            if stream not in self._streams:
+                return
+            self._ended.add(stream)
+            listeners = self._streams[stream]
+            self._streams = {**self._streams, stream: ()}
         for listener in listeners:
             listener._end()
+
+    def close(self) -> None:
+        """End of the source's stream (and of every stream no producer declared): listeners drain what is
+        queued, then `recv` returns None. Derived streams end when their producers call `end_stream`."""
+        self._closed = True
+        for stream in self.streams:
+            if stream not in self._derived:
+                self.end_stream(stream)

@@ -42,6 +42,8 @@ class ListenerStats(Protocol):
     def dropped(self) -> int: ...
     @property
     def skipped(self) -> int: ...
+    @property
+    def stream(self) -> str: ...
 
 
 class PipelineStatus:
@@ -87,6 +89,7 @@ class PipelineStatus:
         self._listeners: dict[str, ListenerStats] = {}
         self._retired_dropped = 0
         self._observers: tuple[Callable[[str, float], None], ...] = ()
+        self._streams: dict[str, Callable[[], dict[str, object]]] = {}
 
     def add(self, name: str, n: int = 1) -> None:
         """Add `n` to counter `name` (ValueError for a name that is not a counter)."""
@@ -131,6 +134,11 @@ class PipelineStatus:
                 del self._listeners[listener.name]
                 self._retired_dropped += listener.dropped
 
+    def register_stream(self, stream: str, stats: Callable[[], dict[str, object]]) -> None:
+        """Report a derived bus stream under `streams` (a stage calls this): `stats()` gives its fields."""
+        with self._lock:
+            self._streams[stream] = stats
+
     @property
     def dropped_chunks(self) -> int:
         """Chunks lost to listener queue overflow, summed over all listeners (also unsubscribed ones)."""
@@ -142,12 +150,16 @@ class PipelineStatus:
         with self._lock:
             out: dict[str, object] = {name: getattr(self, name) for name in COUNTERS}
             out.update({name: getattr(self, name) for name in GAUGES})
-            listeners = {
-                name: {"queue_depth": lis.queue_depth, "dropped": lis.dropped, "skipped": lis.skipped}
+            listeners: dict[str, dict[str, object]] = {
+                name: {"queue_depth": lis.queue_depth, "dropped": lis.dropped, "skipped": lis.skipped,
+                       "stream": lis.stream}
                 for name, lis in self._listeners.items()
-            }
-            out["dropped_chunks"] = self._retired_dropped + sum(v["dropped"] for v in listeners.values())
+            }  # fmt: skip
+            out["dropped_chunks"] = self._retired_dropped + sum(lis.dropped for lis in self._listeners.values())
             out["listeners"] = listeners
+            streams = dict(self._streams)
+        if streams:
+            out["streams"] = {name: stats() for name, stats in streams.items()}
         return out
 
 

@@ -49,6 +49,10 @@ FLAGS = {
     "metrics_host": "--metrics-host",
     "web_port": "--web PORT",
     "web_host": "--web-host",
+    "highpass_hz": "--highpass",
+    "noise_suppression": "--noise-suppression",
+    "auto_gain_dbfs": "--auto-gain",
+    "denoiser": "--denoiser",
 }
 """Library setting name → the flag that sets it (for error advice)."""
 

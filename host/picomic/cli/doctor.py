@@ -11,8 +11,10 @@ import argparse
 from dataclasses import replace
 
 from picomic.cli.common import DEMO_SIGNAL, add_emulator_arguments, add_fault_arguments, open_board, start_settings
+from picomic.cli.stageopts import add_stage_arguments, processors
 from picomic.diagnose.capture import capture, report_json, report_text
 from picomic.diagnose.checks import INMP441_NOISE_DBFS, diagnose
+from picomic.diagnose.frontend import stage_measurements
 from picomic.emulator.board import EmulatedBoard
 from picomic.errors import ConfigError
 
@@ -23,12 +25,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.seconds > 0:
         raise ConfigError(f"--seconds must be > 0, got {args.seconds}")
     settings = start_settings(args)  # a bad --rate/--frame-ms/--gain fails before a simulated board starts
+    chain = processors(args)  # so does a stage that cannot run
     with open_board(args, loop=True) as (port, board):
         cap, info = capture(port, settings, args.seconds, None if args.sim is not None else args.serial)
     board_clock = isinstance(board, EmulatedBoard)
     if board_clock:
         cap = replace(cap, board_clock=True)
     diag = diagnose(cap)
+    if chain and len(cap.mono):
+        diag.measurements.update(stage_measurements(cap, chain))  # the noise floor before and after the stages
     shown = "emulated Pico" if board_clock else "simulated board" if args.sim is not None else port
     if args.json:
         print(report_json(diag, info, shown, args.strict))
@@ -62,5 +67,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-floor", type=_floor, default=INMP441_NOISE_DBFS, metavar="DBFS",
                    help="with --sim: the simulated mic's self-noise, dBFS or 'off' [-87: INMP441]")  # fmt: skip
     p.add_argument("--seed", type=int, help="with --sim: seed for the mic noise and wire faults")
+    add_stage_arguments(p, streams=False)
     add_fault_arguments(p)
     add_emulator_arguments(p)

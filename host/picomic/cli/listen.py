@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from picomic.bus.audiobus import RAW_STREAM
 from picomic.bus.events import Event
 from picomic.cli.common import (
     add_source_arguments,
@@ -19,6 +20,7 @@ from picomic.cli.common import (
     stt_settings,
     tcp_port,
 )
+from picomic.cli.stageopts import add_pipeline_stages, add_stage_arguments, processors
 from picomic.cli.voice import add_voice_arguments, check_voice_args, remote_transcriber, voice_stt_settings, wake_gate
 from picomic.errors import ConfigError, OutputError
 from picomic.outputs.metrics import MetricsServer
@@ -38,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
     add_speech_arguments(p)
     add_voice_arguments(p)
+    add_stage_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="JSON Lines events on stdout instead of the live view")
     out.add_argument("--record", metavar="FILE", help="also record audio to FILE.wav or FILE.flac")
@@ -66,7 +69,7 @@ class JsonOutput:
         pass
 
 
-def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
+def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline, stream: str) -> None:
     """VAD and STT as bus listeners (imported lazily: onnxruntime and CTranslate2 take a moment to load)."""
     from picomic.speech.stt import SttListener
     from picomic.speech.vad import VadListener, VadSettings
@@ -76,10 +79,17 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
         settings = voice_stt_settings(args, stt_settings(args, args.partials))
         with speech_flag_advice():
             transcriber = remote_transcriber(args, pipeline, settings)
-            stt = SttListener(pipeline.bus, settings, pipeline.emit, pipeline.status, transcriber=transcriber)
+            stt = SttListener(
+                pipeline.bus, settings, pipeline.emit, pipeline.status, transcriber=transcriber, stream=stream
+            )
     if not args.no_vad:
         vad = VadListener(
-            pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=wake_gate(args, pipeline, stt)
+            pipeline.bus,
+            VadSettings(),
+            pipeline.emit,
+            pipeline.status,
+            on_vad=wake_gate(args, pipeline, stt),
+            stream=stream,
         )
         pipeline.add_consumer(vad)
     if stt is not None:
@@ -94,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     check_voice_args(args)
     if args.record:
         check_output_path(args.record)
+    chain = processors(args)
     pipeline = Pipeline()
     writers: list[JsonlWriter] = []
     metrics = _start_metrics(args, pipeline)  # a busy port fails before a model loads or a board starts
@@ -103,18 +114,19 @@ def run(args: argparse.Namespace) -> int:
         if args.transcript:
             writers.append(JsonlWriter(args.transcript))
             pipeline.add_output(JsonOutput(writers[-1], TRANSCRIPT_EVENT_TYPES))
+        speech = add_pipeline_stages(args, pipeline, chain)  # first: stages finish before their listeners
         if args.record:
-            pipeline.add_consumer(
-                Recorder(pipeline.bus, args.record, args.rate, 1, on_error=pipeline.fail, max_gap_s=args.max_gap)
-            )
-        _add_speech_consumers(args, pipeline)
+            rate = args.rate if args.record_stream == RAW_STREAM else 16000  # a stage's stream is 16 kHz
+            pipeline.add_consumer(Recorder(pipeline.bus, args.record, rate, 1, on_error=pipeline.fail,
+                                           max_gap_s=args.max_gap, stream=args.record_stream))  # fmt: skip
+        _add_speech_consumers(args, pipeline, speech)
         if args.json:
             writers.append(JsonlWriter(sys.stdout))
             pipeline.add_output(JsonOutput(writers[-1]))
             with open_source(args, pipeline) as source:
                 result = run_source(args, pipeline, source)
         else:
-            result = _run_with_view(args, pipeline)
+            result = _run_with_view(args, pipeline, args.meter_stream or speech)
     finally:
         if metrics is not None:
             metrics.close()
@@ -136,8 +148,8 @@ def _close_all(writers: list[JsonlWriter]) -> None:
         raise failed
 
 
-def _run_with_view(args: argparse.Namespace, pipeline: Pipeline) -> RunResult:
-    meter = Meter(pipeline.bus)
+def _run_with_view(args: argparse.Namespace, pipeline: Pipeline, stream: str) -> RunResult:
+    meter = Meter(pipeline.bus, stream)
     pipeline.add_consumer(meter)
     view: LiveView | PlainView = LiveView(meter) if sys.stdout.isatty() else PlainView(meter, sys.stdout)
     pipeline.add_output(view)

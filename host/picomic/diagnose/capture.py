@@ -144,6 +144,9 @@ def report_text(diag: Diagnosis, info: Mapping[str, object], port: str, strict: 
         f"  level  {m['rms_dbfs']} dBFS rms, peak {m['peak']}, noise floor {m['noise_floor_dbfs']} dBFS "
         f"(INMP441: {m['expected_noise_floor_dbfs']:.0f}), DC {m['dc_percent']:+} %, clipped {m['clip_percent']} %"
     )
+    if "stages" in m:
+        yield (f"  stages {m['stages']}: noise floor {m['noise_floor_after_dbfs']} dBFS "
+               f"({m['noise_floor_change_db']:+} dB), rms {m['rms_after_dbfs']} dBFS")  # fmt: skip
     if m["rate_measured_hz"] is not None:
         scale = float(m.get("clock_scale", 1.0))  # type: ignore[arg-type]
         clock = "the host clock" if scale == 1.0 else f"the emulated clock; emulated ×{scale:.2f}"

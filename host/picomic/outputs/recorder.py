@@ -22,7 +22,7 @@ from typing import IO, Any
 import numpy as np
 import soundfile as sf
 
-from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, AudioBus, AudioChunk, Listener
+from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, RAW_STREAM, AudioBus, AudioChunk, Listener
 from picomic.bus.consumer import ConsumerThread
 from picomic.errors import ConfigError
 from picomic.outputs.writers import FlacWriter, WavWriter, as_int16, output_error, write_all
@@ -165,12 +165,13 @@ class Recorder(ConsumerThread):
         on_error: Callable[[BaseException], None] | None = None,
         *,
         max_gap_s: float = DEFAULT_MAX_GAP_S,
+        stream: str = RAW_STREAM,
     ) -> None:
         self.file = AudioFile(path, rate_hz, channels)
         self.file.max_gap_samples = int(max_gap_s * rate_hz)
         self.error: BaseException | None = None
         self._on_error = on_error
-        self._listener: Listener = bus.subscribe("recorder", maxsize=RECORDER_QUEUE_CHUNKS)
+        self._listener: Listener = bus.subscribe("recorder", maxsize=RECORDER_QUEUE_CHUNKS, stream=stream)
         super().__init__("recorder")
 
     def _run(self) -> None:

@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from picomic.bus.audiobus import AudioBus, AudioChunk
+from picomic.bus.audiobus import RAW_STREAM, AudioBus, AudioChunk
 from picomic.bus.consumer import ConsumerThread
 from picomic.bus.events import DeviceInfo, ErrorEvent, StatusEvent, Transcript, VadEvent
 from picomic.bus.text import printable
@@ -47,6 +47,8 @@ class MeterReading:
     clipping: bool = False
     rate_hz: int = 0
     channels: int = 1
+    stream: str = RAW_STREAM
+    """The bus stream the meter reads (`raw`, or a stage's)."""
 
     @property
     def rms_db_spl(self) -> float:
@@ -56,10 +58,10 @@ class MeterReading:
 class Meter(ConsumerThread):
     """Level meter fed by every chunk from its own bus listener thread."""
 
-    def __init__(self, bus: AudioBus, name: str = "meter") -> None:
-        self._listener = bus.subscribe(name, maxsize=64)
+    def __init__(self, bus: AudioBus, stream: str = RAW_STREAM, name: str = "meter") -> None:
+        self._listener = bus.subscribe(name, maxsize=64, stream=stream)
         self._lock = threading.Lock()
-        self._reading = MeterReading()
+        self._reading = MeterReading(stream=stream)
         self._peak_at = 0.0
         self._clip_at = -CLIP_HOLD_S
         super().__init__(name)
@@ -92,7 +94,7 @@ class Meter(ConsumerThread):
     def reading(self) -> MeterReading:
         with self._lock:
             r = self._reading
-            return MeterReading(r.rms_dbfs, r.peak_dbfs, r.peak_hold_dbfs, r.clipping, r.rate_hz, r.channels)
+            return MeterReading(r.rms_dbfs, r.peak_dbfs, r.peak_hold_dbfs, r.clipping, r.rate_hz, r.channels, r.stream)
 
 
 @dataclass
@@ -156,6 +158,11 @@ def meter_bar(reading: MeterReading) -> Text:
     return bar
 
 
+def _level_label(reading: MeterReading) -> str:
+    """`level`, or `level (webrtc)` when the meter reads a stage's stream."""
+    return "level" if reading.stream == RAW_STREAM else f"level ({reading.stream})"
+
+
 def status_line(state: ViewState, reading: MeterReading) -> str:
     s = state.status
     return (
@@ -175,7 +182,7 @@ def health_line(state: ViewState) -> str:
 
 def render(state: ViewState, reading: MeterReading) -> Group:
     top = Table.grid(padding=(0, 1))
-    top.add_row(Text("level", style="bold"), meter_bar(reading))
+    top.add_row(Text(_level_label(reading), style="bold"), meter_bar(reading))
     vad = Text("● speech", style="bold green") if state.speaking else Text("○ silence", style="dim")
     top.add_row(Text("VAD", style="bold"), vad)
     top.add_row(Text("link", style="bold"), Text(status_line(state, reading)))
@@ -250,6 +257,7 @@ class PlainView:
         self._last = time.monotonic()
         reading = self._meter.reading() if self._meter else MeterReading()
         self._out.write(
-            f"level {reading.rms_dbfs:6.1f} dBFS  {status_line(self.state, reading)}  {health_line(self.state)}\n"
+            f"{_level_label(reading)} {reading.rms_dbfs:6.1f} dBFS  {status_line(self.state, reading)}  "
+            f"{health_line(self.state)}\n"
         )
         self._out.flush()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from picomic.audio.resample import TARGET_RATE_HZ
-from picomic.bus.audiobus import AudioBus, AudioChunk
+from picomic.bus.audiobus import RAW_STREAM, AudioBus, AudioChunk
 from picomic.bus.consumer import ConsumerThread
 from picomic.bus.events import ErrorEvent, Event
 from picomic.bus.status import PipelineStatus
@@ -116,6 +116,7 @@ class SttListener(ConsumerThread):
         transcriber: Transcriber | None = None,
         name: str = "stt",
         maxsize: int = 1024,
+        stream: str = RAW_STREAM,
     ) -> None:
         self.settings = s = settings or SttSettings()
         self._policy = s.policy
@@ -129,7 +130,7 @@ class SttListener(ConsumerThread):
         self._vad = vad
         if vad is not None:
             vad.add_edge_callback(self.on_vad)
-        self._inbox = bus.subscribe(name, maxsize)
+        self._inbox = bus.subscribe(name, maxsize, stream=stream)  # a stage's stream when one is on
         self.worker = DecodeWorker(self._model, s.decode, self._emit, status, transcriber)
         self._ring = AudioRing()
         self._frontend = Frontend16k()

@@ -7,6 +7,7 @@ source); `transcribe_file` reads a file with `audio.files.read_audio` and collec
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,13 @@ import numpy as np
 
 from picomic.audio.files import read_audio
 from picomic.audio.resample import TARGET_RATE_HZ
-from picomic.bus.audiobus import AudioBus, AudioChunk
+from picomic.bus.audiobus import RAW_STREAM, AudioBus, AudioChunk
 from picomic.bus.events import ErrorEvent, Event, Transcript
 from picomic.errors import ConfigError
 from picomic.speech.stt import SttListener, SttSettings
 from picomic.speech.vad import VadListener, VadSettings
 
-__all__ = ["feed_chunks", "transcribe_file", "transcribe_samples"]
+__all__ = ["feed_chunks", "transcribe_file", "transcribe_pcm"]
 
 
 def transcribe_file(
@@ -38,10 +39,10 @@ def transcribe_file(
     `use_vad` None: `settings.policy.use_vad`. Latency is meaningless here and reported as None.
     """
     pcm = read_audio(path)
-    return transcribe_samples(pcm, settings, vad_settings, use_vad=use_vad, model=model, chunk_ms=chunk_ms, what=path)
+    return transcribe_pcm(pcm, settings, vad_settings, use_vad=use_vad, model=model, chunk_ms=chunk_ms, name=str(path))
 
 
-def transcribe_samples(
+def transcribe_pcm(
     pcm: np.ndarray,
     settings: SttSettings | None = None,
     vad_settings: VadSettings | None = None,
@@ -49,9 +50,14 @@ def transcribe_samples(
     use_vad: bool | None = None,
     model: Any = None,
     chunk_ms: int = 32,
-    what: str | Path = "audio",
+    name: str = "the audio",
+    bus: AudioBus | None = None,
+    stream: str = RAW_STREAM,
+    on_event: Callable[[Event], None] | None = None,
 ) -> list[Transcript]:
-    """Final transcripts of 16 kHz int16 mono `pcm` (as `transcribe_file`; `what` names it in errors)."""
+    """`transcribe_file` of 16 kHz int16 `pcm`. With `bus` (and `stream`): VAD and STT listen to that stream of
+    it (a stage's, whose stages the caller started); `on_event` sees every event (VAD edges too); `name` names
+    the audio in errors."""
     if not len(pcm):
         return []  # an empty file: nothing to hear, no model to load
     s = settings or SttSettings()
@@ -69,14 +75,16 @@ def transcribe_samples(
     errors: list[str] = []
 
     def collect(event: Event) -> None:
+        if on_event is not None:
+            on_event(event)
         if isinstance(event, Transcript) and event.final:
             found.append(replace(event, latency_ms=None))
         elif isinstance(event, ErrorEvent):
             errors.append(event.message)
 
-    bus = AudioBus()
-    vad = VadListener(bus, vad_settings, collect) if use_vad else None
-    stt = SttListener(bus, s, collect, vad=vad, model=model)
+    bus = AudioBus() if bus is None else bus
+    vad = VadListener(bus, vad_settings, collect, stream=stream) if use_vad else None
+    stt = SttListener(bus, s, collect, vad=vad, model=model, stream=stream)
     if vad is not None:
         vad.start()
     stt.start()
@@ -85,7 +93,7 @@ def transcribe_samples(
         vad.join(s.policy.flush_timeout_s)
     stt.join(s.policy.flush_timeout_s + 5.0)
     if errors:
-        raise ConfigError(f"transcribing {what} failed: {errors[0]}")
+        raise ConfigError(f"transcribing {name} failed: {errors[0]}")
     return sorted(found, key=lambda t: t.start_s)
 
 

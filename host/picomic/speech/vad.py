@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from picomic.audio.resample import TARGET_RATE_HZ
-from picomic.bus.audiobus import AudioBus, AudioChunk
+from picomic.bus.audiobus import RAW_STREAM, AudioBus, AudioChunk
 from picomic.bus.consumer import ConsumerThread
 from picomic.bus.events import ErrorEvent, Event, VadEvent
 from picomic.bus.status import PipelineStatus
@@ -216,13 +216,14 @@ class VadListener(ConsumerThread):
         on_vad: EdgeCallback | None = None,
         name: str = "vad",
         maxsize: int = 1024,
+        stream: str = RAW_STREAM,
     ) -> None:
         self.settings = settings or VadSettings()
         self._vad = StreamingVad(self.settings)
         self._emit = emit
         self._status = status
         self._callbacks: list[EdgeCallback] = [] if on_vad is None else [on_vad]
-        self._inbox = bus.subscribe(name, maxsize)
+        self._inbox = bus.subscribe(name, maxsize, stream=stream)  # a stage's stream when one is on
         super().__init__(name)
         self._frontend = Frontend16k()
         self._rate_hz = TARGET_RATE_HZ  # the bus rate of the edges being delivered (VadEvent.sample)

@@ -1,5 +1,5 @@
 """The ASR service: `transcribe` + `audio-start` / `audio-chunk`s / `audio-stop` → `transcript`, by picomic's
-own VAD and STT (`speech.transcribe.transcribe_samples`: the bus → Silero VAD → faster-whisper path).
+own VAD and STT (`speech.transcribe.transcribe_pcm`: the bus → Silero VAD → faster-whisper path).
 
 Clients queue fairly: every transcription runs on one decode thread in the order the clients finished
 sending (a client has one request in flight at a time, so no client can starve the others). A request may
@@ -22,7 +22,7 @@ from wyoming.info import Describe
 
 from picomic.audio.resample import resample_i16
 from picomic.speech.stt import SttSettings, load_model
-from picomic.speech.transcribe import transcribe_samples
+from picomic.speech.transcribe import transcribe_pcm
 from picomic.wyoming.describe import asr_info
 from picomic.wyoming.pcm16 import RATE_HZ, check_format, client_samples
 from picomic.wyoming.server import Guard, GuardedHandler
@@ -48,7 +48,7 @@ class AsrEngine:
 
     def text(self, pcm16k: np.ndarray) -> str:
         """The transcript of 16 kHz int16 mono audio (the finals joined); runs on the caller's thread."""
-        finals = transcribe_samples(pcm16k, self.settings, model=self.model, what="a Wyoming request")
+        finals = transcribe_pcm(pcm16k, self.settings, model=self.model, name="a Wyoming request")
         return " ".join(t.text for t in finals)
 
     async def transcribe(self, pcm16k: np.ndarray) -> str:
