@@ -88,7 +88,7 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline, stream: 
             VadSettings(),
             pipeline.emit,
             pipeline.status,
-            on_vad=wake_gate(args, pipeline, stt),
+            on_vad=wake_gate(args, pipeline, stt, stream),
             stream=stream,
         )
         pipeline.add_consumer(vad)

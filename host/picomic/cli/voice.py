@@ -12,6 +12,7 @@ import argparse
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from picomic.bus.audiobus import RAW_STREAM
 from picomic.errors import ConfigError
 from picomic.pipeline import Pipeline
 from picomic.speech.edges import EdgeCallback
@@ -90,15 +91,17 @@ def remote_transcriber(args: argparse.Namespace, pipeline: Pipeline, settings: S
     return RemoteAsr(_remote_settings(args), pipeline.emit, fallback)
 
 
-def wake_gate(args: argparse.Namespace, pipeline: Pipeline, stt: SttListener | None) -> EdgeCallback | None:
-    """With `--wake-word`: the wake listener (added to the pipeline) and the gate the VAD's edges go through
-    on their way to STT (its `on_vad`); None without it (the VAD talks to STT directly)."""
+def wake_gate(
+    args: argparse.Namespace, pipeline: Pipeline, stt: SttListener | None, stream: str = RAW_STREAM
+) -> EdgeCallback | None:
+    """With `--wake-word`: the wake listener on `stream` (added to the pipeline) and the gate the VAD's edges
+    go through on their way to STT (its `on_vad`); None without it (the VAD talks to STT directly)."""
     if args.wake_word is None or stt is None:
         return stt.on_vad if stt is not None else None
     from picomic.speech.wake import WakeGate, WakeListener
 
     gate = WakeGate(stt.on_vad)
-    listener = WakeListener(pipeline.bus, args.wake_word, pipeline.emit)
+    listener = WakeListener(pipeline.bus, args.wake_word, pipeline.emit, stream=stream)
     listener.add_detection_callback(gate.on_detection)
     pipeline.add_consumer(listener)
     return gate.on_vad

@@ -19,7 +19,7 @@ import numpy as np
 
 from picomic.audio.pcm import float_to_i16
 from picomic.audio.resample import TARGET_RATE_HZ
-from picomic.bus.audiobus import AudioBus
+from picomic.bus.audiobus import RAW_STREAM, AudioBus
 from picomic.bus.consumer import ConsumerThread
 from picomic.bus.events import ErrorEvent, Event, WakeDetection
 from picomic.speech.edges import EdgeCallback, SpeechEdge
@@ -41,11 +41,12 @@ class WakeListener(ConsumerThread):
         *,
         name: str = "wake",
         maxsize: int = 1024,
+        stream: str = RAW_STREAM,
     ) -> None:
         self.detector = WakeDetector(model)
         self._emit = emit
         self._callbacks: list[Callable[[int], None]] = []
-        self._inbox = bus.subscribe(name, maxsize)
+        self._inbox = bus.subscribe(name, maxsize, stream=stream)  # a stage's stream when one is on
         self._frontend = Frontend16k()
         self._origin16 = 0  # 16 kHz timeline position of the detector's first sample
         self.detections: list[int] = []
