@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
 
-from picomic.bus.events import Event
+from picomic.cli import listen_boards
 from picomic.cli.common import (
     add_source_arguments,
     add_speech_arguments,
+    board_count,
     check_source_args,
     exit_code,
     open_source,
@@ -18,18 +20,23 @@ from picomic.cli.common import (
     stt_settings,
     tcp_port,
 )
-from picomic.errors import ConfigError, OutputError
+from picomic.errors import ConfigError
+from picomic.outputs.eventlines import TRANSCRIPT_EVENT_TYPES, JsonOutput
+from picomic.outputs.eventlines import close_all as _close_all
 from picomic.outputs.metrics import MetricsServer
 from picomic.outputs.recorder import JsonlWriter, Recorder, check_output_path
 from picomic.outputs.view import LiveView, Meter, PlainView
 from picomic.pipeline import Pipeline, RunResult
 
+if TYPE_CHECKING:
+    from picomic.speech.worker import DecodePool
+
 HELP = "stream from a board: live level meter, VAD and transcript (the main job)"
-TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "vad", "discontinuity", "device", "end", "error"})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
+    listen_boards.add_arguments(p)
     add_speech_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="JSON Lines events on stdout instead of the live view")
@@ -40,30 +47,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port [127.0.0.1]")
 
 
-class JsonOutput:
-    """JSON Lines of every event (or of a subset) to a writer."""
-
-    def __init__(self, writer: JsonlWriter, types: frozenset[str] | None = None) -> None:
-        self._writer = writer
-        self._types = types
-
-    def on_event(self, event: Event) -> None:
-        if self._types is None or event.type in self._types:
-            self._writer.write(event.to_json())
-
-    def refresh(self) -> None:
-        pass
-
-
-def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline) -> None:
-    """VAD and STT as bus listeners (imported lazily: onnxruntime and CTranslate2 take a moment to load)."""
+def _add_speech_consumers(
+    args: argparse.Namespace, pipeline: Pipeline, model: Any = None, pool: DecodePool | None = None
+) -> None:
+    """VAD and STT as bus listeners (imported lazily: onnxruntime and CTranslate2 take a moment to load);
+    `model` and `pool`: the model and decode threads several boards share (listen_boards)."""
     from picomic.speech.stt import SttListener
     from picomic.speech.vad import VadListener, VadSettings
 
     stt: SttListener | None = None
     if not args.no_stt:
         with speech_flag_advice():
-            stt = SttListener(pipeline.bus, stt_settings(args, args.partials), pipeline.emit, pipeline.status)
+            settings = stt_settings(args, args.partials)
+            stt = SttListener(pipeline.bus, settings, pipeline.emit, pipeline.status, model=model, pool=pool)
     if not args.no_vad:
         vad = VadListener(
             pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=stt.on_vad if stt else None
@@ -77,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     """Stream, show levels/VAD/transcripts live (or JSON Lines), optionally record; exit 0 at END."""
     if args.record == "-":
         raise ConfigError("listen --record - would mix raw audio into the view on stdout; use picomic record -")
+    if board_count(args) != 1:
+        return listen_boards.run(args, _add_speech_consumers)
     check_source_args(args)
     if args.record:
         check_output_path(args.record)
@@ -104,18 +102,6 @@ def run(args: argparse.Namespace) -> int:
             metrics.close()
         _close_all(writers)
     return exit_code(result)
-
-
-def _close_all(writers: list[JsonlWriter]) -> None:
-    """Close every writer; the first one that fails (its last flush) is raised after all are closed."""
-    failed: OutputError | None = None
-    for writer in writers:
-        try:
-            writer.close()
-        except OutputError as exc:
-            failed = failed or exc
-    if failed is not None:
-        raise failed
 
 
 def _run_with_view(args: argparse.Namespace, pipeline: Pipeline) -> RunResult:

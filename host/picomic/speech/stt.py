@@ -31,7 +31,7 @@ from picomic.speech.edges import DEFAULT_PRE_ROLL_MS, EdgeSource, SpeechEdge
 from picomic.speech.frontend import Frontend16k
 from picomic.speech.models import EnglishOnlyModelError, ModelSettings, load_whisper
 from picomic.speech.ring import AudioRing
-from picomic.speech.worker import DecodeWorker, Job
+from picomic.speech.worker import DecodePool, DecodeWorker, Job
 
 __all__ = ["StreamingPolicy", "SttListener", "SttSettings", "load_model"]
 _MS = TARGET_RATE_HZ // 1000  # 16 kHz samples per ms
@@ -100,7 +100,8 @@ class SttListener(ConsumerThread):
     or from whoever calls `on_vad`. With `settings.policy.use_vad=False` and no `vad` it transcribes fixed
     windows. Construct before publishing starts; `start()`; after `bus.close()`, `finish()`/`join()` return
     once the open utterance is finalized and pending decodes are emitted (bounded by
-    `settings.policy.flush_timeout_s`).
+    `settings.policy.flush_timeout_s`). `model=` and `pool=` (a `worker.DecodePool`) let several listeners
+    (several boards) share one loaded model and one set of decode threads.
     """
 
     def __init__(
@@ -114,6 +115,7 @@ class SttListener(ConsumerThread):
         model: Any = None,
         name: str = "stt",
         maxsize: int = 1024,
+        pool: DecodePool | None = None,
     ) -> None:
         self.settings = s = settings or SttSettings()
         self._policy = s.policy
@@ -128,7 +130,7 @@ class SttListener(ConsumerThread):
         if vad is not None:
             vad.add_edge_callback(self.on_vad)
         self._inbox = bus.subscribe(name, maxsize)
-        self.worker = DecodeWorker(self._model, s.decode, self._emit, status)
+        self.worker = DecodeWorker(self._model, s.decode, self._emit, status, pool)
         self._ring = AudioRing()
         self._frontend = Frontend16k()
         self._utt: int | None = None  # 16 kHz start of the open utterance (VAD edge, before pre-roll)
