@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from picomic.bench import device, emulated, faults, host, report, sim, soak, stt, wire
+from picomic.bench import boards, device, emulated, faults, host, report, sim, soak, stt, wire
 from picomic.bench.report import Figure, Result, Target
 from picomic.errors import ConfigError, PicomicError
 
@@ -227,6 +227,12 @@ ENTRIES: list[Entry] = [
             Figure("wer_sim_over_batch_points", "  simulated path − batch, WER points", "pt", Target("<=", 1.0)),
             Figure("wer_extra_errors", "  streaming − batch word errors", "words", Target("<=", 2), digits=0),
         ),
+    ),
+    Entry(
+        "boards",
+        "N simulated boards at once with local STT: most boards with final p95 <= 1.5 s and 0 bus drops",
+        boards.run,
+        boards.figures(),
     ),
     Entry(
         "faults",

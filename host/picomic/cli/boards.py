@@ -154,7 +154,10 @@ def board_source(args: argparse.Namespace, spec: BoardSpec, pipeline: Pipeline) 
         return
     signal = sim_signal(args, spec.signal)
     if getattr(args, "emulated", False):
-        with emulated_board(args, signal=signal) as emulated:
+        emulated = emulated_board(args, signal=signal)
+        flash = emulated.flash_path  # each emulated Pico keeps a flash of its own (flashed once, then kept)
+        emulated.flash_path = flash.with_name(f"{flash.stem}-{spec.board_id}{flash.suffix}")
+        with emulated:
             ensure_firmware(emulated.port)
             yield serial_source(args, pipeline, emulated.port, None, settings)
         return
