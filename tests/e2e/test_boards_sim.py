@@ -201,6 +201,7 @@ def test_all_takes_every_registered_simulated_board(tmp_path: Path) -> None:
         (["listen", "--all", "--sim"], "--all takes every attached board"),
         (["listen", "--sim", "-", "--sim", "-"], "only one simulated board can read stdin"),
         (["listen", "--port", "/dev/ttyACM0", "--port", "/dev/ttyACM1", "--serial", "ab"], "--serial chooses one"),
+        (["listen", "--port", "/dev/ttyACM0", "--port", "/dev/ttyACM0"], "the same --port is given twice"),
         (["record", "x.wav", "--sim", "--sim"], "record takes one board"),
         (["doctor", "--sim", "--port", "/dev/ttyACM0"], "doctor takes one board"),
     ],

@@ -117,6 +117,9 @@ def board_specs(args: argparse.Namespace) -> list[BoardSpec]:
             raise ConfigError("--serial chooses one board; with several boards give each one's --port")
         if args.sims.count("-") > 1:
             raise ConfigError("only one simulated board can read stdin (--sim -)")
+        real = [os.path.realpath(port) for port in args.ports]
+        if len(set(real)) != len(real):
+            raise ConfigError("the same --port is given twice: each board once")
         named = [(port, None, port_id(port)) for port in args.ports]
         named += [(None, spec, sim_id(spec)) for spec in args.sims]
     if len(named) > MAX_BOARDS:

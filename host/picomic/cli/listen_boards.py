@@ -49,15 +49,19 @@ def run(args: argparse.Namespace, add_speech: SpeechSetup) -> int:
         if args.record:
             check_output_path(per_board_path(args.record, spec.board_id) or "")
     writers: list[JsonlWriter] = []
+    pipelines = [Pipeline() for _ in specs]
     with contextlib.ExitStack() as stack:
         stack.callback(close_all, writers)
+        _start_metrics(args, specs, pipelines, stack)  # a busy port fails before a model loads or a board starts
         model, pool = _shared_speech(args, stack)
         view = BoardsView(sys.stdout, live=sys.stdout.isatty()) if not args.json else None
         stdout = JsonlWriter(sys.stdout) if args.json else None
         if stdout is not None:
             writers.append(stdout)
-        boards = [_board(args, spec, add_speech, model, pool, view, stdout, writers) for spec in specs]
-        _start_metrics(args, boards, stack)
+        boards = [
+            _board(args, spec, pipeline, add_speech, (model, pool), view, stdout, writers)
+            for spec, pipeline in zip(specs, pipelines, strict=True)
+        ]
         board_set = BoardSet(boards, shared=[view] if view is not None else [])
         with view or contextlib.nullcontext(), _running(board_set):
             board_set.run()
@@ -81,22 +85,22 @@ def _shared_speech(args: argparse.Namespace, stack: contextlib.ExitStack) -> tup
 def _board(
     args: argparse.Namespace,
     spec: BoardSpec,
+    pipeline: Pipeline,
     add_speech: SpeechSetup,
-    model: Any,
-    pool: Any,
+    speech: tuple[Any, Any],
     view: BoardsView | None,
     stdout: JsonlWriter | None,
     writers: list[JsonlWriter],
 ) -> Board:
-    """One board's pipeline (recorder, speech, meter) and the outputs of its events."""
-    pipeline = Pipeline()
+    """One board's consumers on its pipeline (recorder, speech with the shared model and pool, meter) and the
+    outputs of its events."""
     board = Board(spec.board_id, spec.index, pipeline, lambda: _stream(args, spec, pipeline))
     record = per_board_path(args.record, spec.board_id)
     if record:
         pipeline.add_consumer(
             Recorder(pipeline.bus, record, args.rate, 1, on_error=pipeline.fail, max_gap_s=args.max_gap)
         )
-    add_speech(args, pipeline, model, pool)
+    add_speech(args, pipeline, *speech)
     transcript = per_board_path(args.transcript, spec.board_id)
     if transcript:
         writers.append(JsonlWriter(transcript))
@@ -115,10 +119,13 @@ def _stream(args: argparse.Namespace, spec: BoardSpec, pipeline: Pipeline) -> Ru
         return run_source(args, pipeline, source)
 
 
-def _start_metrics(args: argparse.Namespace, boards: list[Board], stack: contextlib.ExitStack) -> None:
+def _start_metrics(
+    args: argparse.Namespace, specs: list[BoardSpec], pipelines: list[Pipeline], stack: contextlib.ExitStack
+) -> None:
     if args.metrics_port is None:
         return
-    server = MetricsServer({b.board_id: b.pipeline.status for b in boards}, args.metrics_host, args.metrics_port)
+    statuses = {spec.board_id: p.status for spec, p in zip(specs, pipelines, strict=True)}
+    server = MetricsServer(statuses, args.metrics_host, args.metrics_port)
     stack.callback(server.close)
     print(f"picomic: serving metrics on {server.url}", file=sys.stderr, flush=True)
 
