@@ -93,3 +93,16 @@ def test_a_closed_worker_leaves_and_the_pool_serves_the_others() -> None:
         assert ("b", log.items[-1][1], True) == log.items[-1]
     finally:
         pool.close()
+
+
+def test_a_worker_is_idle_for_partials_only_when_the_whole_pool_is() -> None:
+    pool, log = DecodePool(), Log()
+    try:
+        w = _workers(pool, log, "ab")
+        assert w["a"].idle and w["b"].idle
+        w["a"].submit(Job(_speech("utt1"), 0, 1))
+        assert not w["b"].idle  # b has nothing queued, but a partial now would make a's final wait
+        assert w["a"].wait_idle(60.0)
+        _wait(lambda: w["b"].idle)
+    finally:
+        pool.close()

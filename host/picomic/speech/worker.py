@@ -51,6 +51,7 @@ class DecodePool:
         self.cond = threading.Condition()
         self._turns: deque[DecodeWorker] = deque()  # workers with a job waiting and none in flight, in turn order
         self._stopping = False
+        self._in_flight = 0
         self._threads = [
             threading.Thread(target=self._run, name=f"picomic-stt-decode-{i}", daemon=True) for i in range(threads)
         ]
@@ -62,6 +63,11 @@ class DecodePool:
         if worker.runnable and worker not in self._turns:
             self._turns.append(worker)
             self.cond.notify_all()
+
+    @property
+    def quiet(self) -> bool:
+        """No job runs and none waits, of any worker (lock held)."""
+        return self._in_flight == 0 and not any(w.runnable for w in self._turns)
 
     def leave(self, worker: DecodeWorker) -> None:
         """`worker` takes no more turns (lock held)."""
@@ -95,8 +101,14 @@ class DecodePool:
                     picked = self._next()
                 if picked is None:
                     return
+                self._in_flight += 1
             worker, job = picked
-            worker.decode(job)
+            try:
+                worker.decode(job)
+            finally:
+                with self.cond:
+                    self._in_flight -= 1
+                    self.cond.notify_all()
 
 
 class DecodeWorker:
@@ -125,8 +137,10 @@ class DecodeWorker:
 
     @property
     def idle(self) -> bool:
+        """Nothing of this worker's waits or runs, nor (in a shared pool) any other worker's: the moment for a
+        partial, which must not make another board's final wait."""
         with self._cond:
-            return self._busy is None and not self._jobs
+            return self._busy is None and not self._jobs and self._pool.quiet
 
     @property
     def runnable(self) -> bool:
