@@ -89,6 +89,16 @@ def test_each_boards_recording_is_bit_exact(tmp_path: Path) -> None:
         assert rate == 16000 and np.array_equal(got, pcm), name
 
 
+def test_one_board_fills_board_id_in_its_paths_and_its_lines_stay_as_they_were(tmp_path: Path) -> None:
+    pcm = write_pcm(tmp_path / "porch.wav", 9, 8000)
+    files = ["--record", str(tmp_path / "rec-{board_id}.wav"), "--transcript", str(tmp_path / "t-{board_id}.jsonl")]
+    proc = run("listen", "--sim", str(tmp_path / "porch.wav"), "--no-stt", "--no-vad", "--fast", "--json", *files)
+    assert proc.returncode == 0, proc.stderr
+    assert np.array_equal(sf.read(tmp_path / "rec-porch.wav", dtype="int16")[0], pcm)
+    lines = events(proc.stdout) + events((tmp_path / "t-porch.jsonl").read_text())
+    assert lines and not any("board_id" in e for e in lines)
+
+
 def test_a_board_that_ends_leaves_the_others_streaming(tmp_path: Path) -> None:
     write_pcm(tmp_path / "short.wav", 1, 16000)  # 1 s, at real-time pace
     write_pcm(tmp_path / "long.wav", 2, 16000 * 4)

@@ -23,7 +23,7 @@ from pathlib import Path
 from picomic.cli.common import emulated_board, serial_source, sim_board, sim_signal, start_settings
 from picomic.emulator.firmware import ensure_firmware
 from picomic.errors import ConfigError, LinkError
-from picomic.link.ports import board_ports, serial_of_port
+from picomic.link.ports import board_ports, find_port, serial_of_port
 from picomic.link.source import SerialSource
 from picomic.pipeline import Pipeline
 from picomic.sim.registry import running
@@ -126,6 +126,23 @@ def board_specs(args: argparse.Namespace) -> list[BoardSpec]:
         raise ConfigError(f"at most {MAX_BOARDS} boards at once, got {len(named)}")
     ids = unique([board_id for _, _, board_id in named])
     return [BoardSpec(i, n, port, signal) for n, ((port, signal, _), i) in enumerate(zip(named, ids, strict=True))]
+
+
+def one_board_id(args: argparse.Namespace) -> str:
+    """The id of the one board the arguments name (`--sim`, `--port`, `--serial`, or the only one attached)."""
+    if args.sim is not None:
+        return sim_id(args.sim)
+    if args.port == "auto" and args.serial:
+        return safe_id(args.serial)
+    return port_id(find_port(args.port, args.serial))
+
+
+def fill_board_id(args: argparse.Namespace, *names: str) -> None:
+    """With one board, `{board_id}` in the paths `names` (e.g. "record") is that board's id, as with several."""
+    for name in names:
+        path = getattr(args, name, None)
+        if path is not None and BOARD_ID_FIELD in path:
+            setattr(args, name, per_board_path(path, one_board_id(args)))
 
 
 def per_board_path(template: str | None, board_id: str) -> str | None:

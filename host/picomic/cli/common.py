@@ -52,12 +52,12 @@ FLAGS = {
 """Library setting name → the flag that sets it (for error advice)."""
 
 
-RUNNING: list[Interruptible] = []
-"""Pipelines (or sets of boards) streaming from a source opened here: a stop signal asks them to end."""
-
-
 class Interruptible(Protocol):
     def interrupt(self) -> bool: ...
+
+
+RUNNING: list[Interruptible] = []
+"""Pipelines (or sets of boards) streaming from a source opened here: a stop signal asks them to end."""
 
 
 class EachValue(argparse.Action):

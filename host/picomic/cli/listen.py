@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from picomic.cli import listen_boards
+from picomic.cli.boards import fill_board_id
 from picomic.cli.common import (
     add_source_arguments,
     add_speech_arguments,
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if board_count(args) != 1:
         return listen_boards.run(args, _add_speech_consumers)
     check_source_args(args)
+    fill_board_id(args, "record", "transcript")
     if args.record:
         check_output_path(args.record)
     pipeline = Pipeline()

@@ -7,6 +7,7 @@ import json
 import sys
 
 from picomic.bus.events import Event
+from picomic.cli.boards import fill_board_id
 from picomic.cli.common import (
     add_source_arguments,
     check_source_args,
@@ -31,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Record only: WAV/FLAC/raw PCM, a progress line on stderr, exit 0 at END, --seconds or Ctrl-C."""
     refuse_several_boards(args, "record")
+    fill_board_id(args, "out")
     check_output_path(args.out)
     check_source_args(args)
     pipeline = Pipeline()
