@@ -94,8 +94,10 @@ def run_boards(n: int, model: Any, utterances: int, settings: SttSettings | None
     with tempfile.TemporaryDirectory(prefix="picomic-bench-boards-") as tmp:
         signals = [board_signal(i, utterances, Path(tmp)) for i in range(n)]
         boards, outs = [], []
+        decodes_ms: list[float] = []  # every decode's duration, all boards (list.append is atomic)
         for i, (signal, _) in enumerate(signals):
             pipeline = Pipeline()
+            pipeline.status.add_observer(lambda name, v: decodes_ms.append(v) if name == "inference_time_ms" else None)
             stt = SttListener(pipeline.bus, s, pipeline.emit, pipeline.status, model=model, pool=pool)
             vad = VadListener(pipeline.bus, VadSettings(), pipeline.emit, pipeline.status, on_vad=stt.on_vad)
             pipeline.add_consumer(vad)
@@ -107,7 +109,9 @@ def run_boards(n: int, model: Any, utterances: int, settings: SttSettings | None
         wall = time.perf_counter() - wall0
         cpu, kids = time.process_time() - cpu0, _children_cpu_s() - kids0
     pool.close(2.0)
-    return _summary(n, boards, outs, [text for _, text in signals], wall, cpu, kids)
+    out = _summary(n, boards, outs, [text for _, text in signals], wall, cpu, kids)
+    out.update(decodes=len(decodes_ms), decode_p50_ms=round(percentile(decodes_ms, 50), 1))
+    return out
 
 
 def _summary(
@@ -148,7 +152,8 @@ def run(quick: bool = False, counts: tuple[int, ...] = BOARD_COUNTS) -> dict[str
         row = run_boards(n, model, 2 if quick else 4)
         out["rows"].append(row)
         out[f"lat_ms_{n}"] = row["latencies_ms"] or [float("nan")]
-        for key in ("bus_drops", "link_loss", "wer_pct", "host_cpu_per_board_pct", "sim_cpu_per_board_pct"):
+        keys = ("bus_drops", "link_loss", "wer_pct", "host_cpu_per_board_pct", "sim_cpu_per_board_pct", "decode_p50_ms")
+        for key in keys:
             out[f"{key}_{n}"] = row[key]
         monotone = monotone and passes(row)
         best = n if monotone else best
@@ -172,6 +177,7 @@ def figures(counts: tuple[int, ...] = BOARD_COUNTS) -> tuple[Figure, ...]:
             Figure(f"link_loss_{n}", f"  {n} boards: lost + device-dropped + overrun frames", "frames",
                    over="exact", digits=0),
             Figure(f"wer_pct_{n}", f"  {n} boards: WER of every board's text", "%", over="exact"),
+            Figure(f"decode_p50_ms_{n}", f"  {n} boards: one decode, p50", "ms", over="exact", digits=0),
             Figure(f"host_cpu_per_board_pct_{n}", f"  {n} boards: host CPU per board (this process)", "% core",
                    over="exact"),
             Figure(f"sim_cpu_per_board_pct_{n}", f"  {n} boards: simulated board CPU per board", "% core",
