@@ -20,7 +20,7 @@ from rich.text import Text
 
 from picomic.bus.events import DeviceInfo, Event, Transcript
 from picomic.bus.text import printable
-from picomic.outputs.view import Meter, MeterReading, ViewState, health_line, meter_bar, status_line
+from picomic.outputs.view import Meter, MeterReading, ViewState, health_line, status_line
 
 FINALS_SHOWN = 12
 
@@ -91,17 +91,20 @@ class BoardsView:
             self._print_status()
 
     def render(self) -> Group:
-        table = Table(show_edge=False, pad_edge=False, expand=False)
-        for name in ("board", "level", "VAD", "link", "last words"):
-            table.add_column(name, no_wrap=name != "last words")
+        table = Table(show_edge=False, pad_edge=False, expand=True)
+        table.add_column("board", no_wrap=True, style="bold")
+        table.add_column("level", no_wrap=True)
+        table.add_column("VAD", no_wrap=True)
+        table.add_column("link", overflow="fold", ratio=1)
+        table.add_column("last words", overflow="fold", ratio=1)
         for board_id, row in self.rows.items():
-            s, reading = row.state, row.reading()
+            s = row.state
             vad = Text("● speech", style="bold green") if s.speaking else Text("○ silence", style="dim")
             words = s.partial or (s.finals[-1].text if s.finals else "")
-            link = Text(status_line(s, reading) + "\n" + health_line(s))
+            link = Text(link_cell(s))
             if s.message:
                 link.append("\n" + s.message, style="yellow")
-            table.add_row(Text(board_id, style="bold"), meter_bar(reading), vad, link, Text(words))
+            table.add_row(board_id, level_cell(row.reading()), vad, link, Text(words))
         lines: list[Table | Text] = [table, Text("")]
         for board_id, t in self.finals:
             line = Text(f"{board_id} ", style="bold") + Text(f"[{t.start_s:7.2f}–{t.end_s:7.2f}] ", "cyan")
@@ -121,3 +124,28 @@ class BoardsView:
     def _line(self, text: str) -> None:
         self._out.write(text + "\n")
         self._out.flush()
+
+
+LEVEL_CELLS = 12
+
+
+def level_cell(reading: MeterReading) -> Text:
+    """A short dBFS bar (-60..0) for a row: `███████·····  -23.1 dBFS CLIP`."""
+    fill = int(round(LEVEL_CELLS * max(0.0, reading.rms_dbfs + 60.0) / 60.0))
+    bar = Text("█" * fill + "·" * (LEVEL_CELLS - fill), style="green")
+    bar.append(f" {reading.rms_dbfs:6.1f} dBFS")
+    bar.append(" CLIP" if reading.clipping else "", style="bold red")
+    return bar
+
+
+def link_cell(state: ViewState) -> str:
+    """Frames/s, lag and what went wrong, in a few words."""
+    s = state.status
+    problems = [
+        f"{name} {s.get(key, 0)}"
+        for key, name in (("lost_frames", "lost"), ("crc_errors", "CRC"), ("device_dropped", "device drops"),
+                          ("i2s_overruns", "overruns"), ("reconnects", "reconnects"))
+        if s.get(key, 0)
+    ]  # fmt: skip
+    lag = float(s.get("audio_lag_ms", 0.0))
+    return f"{state.frames_per_s:.0f} fps, lag {lag:.0f} ms, " + (", ".join(problems) or "no loss")
