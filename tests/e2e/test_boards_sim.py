@@ -219,3 +219,21 @@ def test_all_takes_every_registered_simulated_board(tmp_path: Path) -> None:
 def test_what_several_boards_cannot_do_is_one_line(args: list[str], message: str, tmp_path: Path) -> None:
     proc = run(*args)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+
+
+def test_the_speech_model_loads_once_for_every_board(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    import picomic.speech.stt as stt
+    from picomic.cli import main
+
+    loads: list[object] = []
+    real = stt.load_model
+
+    def counted(*a: Any, **kw: Any) -> Any:
+        loads.append(a)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(stt, "load_model", counted)
+    sims = [arg for stem in SPEECH[:2] for arg in ("--sim", str(FIXTURES / f"{stem}.flac"))]
+    assert main(["listen", *sims, "--json", "--fast"]) == 0
+    finals = [e for e in events(capsys.readouterr().out) if e["type"] == "transcript" and e["final"]]
+    assert {e["board_id"] for e in finals} == set(SPEECH[:2]) and len(loads) == 1
