@@ -130,7 +130,7 @@ class SttListener(ConsumerThread):
         if vad is not None:
             vad.add_edge_callback(self.on_vad)
         self._inbox = bus.subscribe(name, maxsize)
-        self.worker = DecodeWorker(self._model, s.decode, self._emit, status, pool)
+        self.worker = DecodeWorker(self._model, s.decode, self._emit, status, pool=pool)
         self._ring = AudioRing()
         self._frontend = Frontend16k()
         self._utt: int | None = None  # 16 kHz start of the open utterance (VAD edge, before pre-roll)

@@ -104,7 +104,7 @@ class DecodePool:
                 self._in_flight += 1
             worker, job = picked
             try:
-                worker.decode(job)
+                worker.run(job)
             finally:
                 with self.cond:
                     self._in_flight -= 1
@@ -122,6 +122,7 @@ class DecodeWorker:
         options: DecodeOptions,
         emit: Callable[[Event], None],
         status: PipelineStatus | None,
+        *,
         pool: DecodePool | None = None,
     ) -> None:
         self._model, self._options, self._emit, self._status = model, options, emit, status
@@ -151,6 +152,10 @@ class DecodeWorker:
     def next_is_final(self) -> bool:
         """The next job is a final (pool lock held)."""
         return bool(self._jobs) and self._jobs[0].final
+
+    def run(self, job: Job) -> None:
+        """Decode `job` (a pool thread, lock not held), emit it if confirmed, and take the next turn."""
+        self._decode(job)
 
     def take(self) -> Job:
         """The next job, now in flight (pool lock held; the pool calls this when it is `runnable`)."""
@@ -213,8 +218,7 @@ class DecodeWorker:
             queued = sum(len(j.audio) for j in self._jobs if not j.cancelled)
             self._status.set("stt_backlog_s", queued / TARGET_RATE_HZ)
 
-    def decode(self, job: Job) -> None:
-        """Run `job` (a pool thread, lock not held), then emit it if confirmed and take the next turn."""
+    def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
         try:
             text = decode_text(self._model, job.audio, self._options)
