@@ -38,7 +38,7 @@ class Log:
 
 def _workers(pool: DecodePool, log: Log, names: str) -> dict[str, DecodeWorker]:
     model = whisper_model()
-    return {n: DecodeWorker(model, DecodeOptions(), log.emit_for(n), None, pool) for n in names}
+    return {n: DecodeWorker(model, DecodeOptions(), log.emit_for(n), None, pool=pool) for n in names}
 
 
 def _wait(cond, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
