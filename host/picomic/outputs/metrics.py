@@ -6,8 +6,7 @@ set of counters to keep in step); latency and inference time are histograms fed 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
@@ -43,7 +42,7 @@ class StatusCollector(Collector):
     status: no label (as a one-board run always had); several boards: {board_id: status}, every metric
     labelled `board_id`."""
 
-    def __init__(self, status: PipelineStatus | Mapping[str, PipelineStatus]) -> None:
+    def __init__(self, status: PipelineStatus | dict[str, PipelineStatus]) -> None:
         self._boards: dict[str | None, PipelineStatus] = (
             {None: status} if isinstance(status, PipelineStatus) else {k: v for k, v in status.items()}
         )
@@ -79,12 +78,13 @@ class StatusCollector(Collector):
 
 
 class MetricsServer:
-    """An HTTP /metrics endpoint for one pipeline, or for several boards ({board_id: status}, every metric
-    labelled `board_id`); `close()` stops it."""
+    """An HTTP /metrics endpoint for one pipeline; `close()` stops it."""
 
     def __init__(
-        self, status: PipelineStatus | Mapping[str, PipelineStatus], host: str = "127.0.0.1", port: int = 9464
+        self, status: PipelineStatus | dict[str, PipelineStatus], host: str = "127.0.0.1", port: int = 9464
     ) -> None:
+        """`status`: one pipeline's, or several boards' as {board_id: status} (every metric labelled
+        `board_id`)."""
         if not 0 <= port <= 65535:
             raise ConfigError(f"{port} is not a TCP port (0..65535)", settings=("metrics_port",))
         self.registry = CollectorRegistry()
@@ -109,7 +109,7 @@ class MetricsServer:
             status.add_observer(self._observe)  # type: ignore[union-attr]
         else:
             for board_id, board_status in boards.items():
-                board_status.add_observer(functools.partial(self._observe, board_id=board_id))
+                board_status.add_observer(self._observer(board_id))
         try:
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
@@ -126,6 +126,9 @@ class MetricsServer:
         """Where to scrape: ``http://HOST:PORT/metrics`` (IPv6 hosts in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/metrics"
+
+    def _observer(self, board_id: str) -> Callable[[str, float], None]:
+        return lambda name, value: self._observe(name, value, board_id)
 
     def _observe(self, name: str, value: float, board_id: str | None = None) -> None:
         histogram = {"audio_lag_ms": self.delivery_latency, "inference_time_ms": self.inference_time}.get(name)
