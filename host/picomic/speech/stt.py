@@ -11,6 +11,9 @@ discarded if speech resumes. Without a VAD (`use_vad=False`) it transcribes fixe
 
 Settings: `SttSettings` composes what to load (`models.ModelSettings`), how to decode (`decode.DecodeOptions`,
 handed to faster-whisper unchanged) and when to decode (`StreamingPolicy`).
+
+Several boards: their listeners share one loaded model (`model=`) and one `worker.DecodePool` (`pool=`), whose
+decode thread serves the boards in turns.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picomic.audio.resample import TARGET_RATE_HZ
 from picomic.bus.audiobus import AudioBus, AudioChunk
@@ -31,7 +34,10 @@ from picomic.speech.edges import DEFAULT_PRE_ROLL_MS, EdgeSource, SpeechEdge
 from picomic.speech.frontend import Frontend16k
 from picomic.speech.models import EnglishOnlyModelError, ModelSettings, load_whisper
 from picomic.speech.ring import AudioRing
-from picomic.speech.worker import DecodePool, DecodeWorker, Job
+from picomic.speech.worker import DecodeWorker, Job
+
+if TYPE_CHECKING:
+    from picomic.speech.worker import DecodePool
 
 __all__ = ["StreamingPolicy", "SttListener", "SttSettings", "load_model"]
 _MS = TARGET_RATE_HZ // 1000  # 16 kHz samples per ms
@@ -100,8 +106,7 @@ class SttListener(ConsumerThread):
     or from whoever calls `on_vad`. With `settings.policy.use_vad=False` and no `vad` it transcribes fixed
     windows. Construct before publishing starts; `start()`; after `bus.close()`, `finish()`/`join()` return
     once the open utterance is finalized and pending decodes are emitted (bounded by
-    `settings.policy.flush_timeout_s`). `model=` and `pool=` (a `worker.DecodePool`) let several listeners
-    (several boards) share one loaded model and one set of decode threads.
+    `settings.policy.flush_timeout_s`).
     """
 
     def __init__(
