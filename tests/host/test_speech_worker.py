@@ -106,3 +106,17 @@ def test_a_worker_is_idle_for_partials_only_when_the_whole_pool_is() -> None:
         _wait(lambda: w["b"].idle)
     finally:
         pool.close()
+
+
+def test_among_finals_the_speech_that_ended_first_goes_first() -> None:
+    pool, log = DecodePool(), Log()
+    try:
+        w = _workers(pool, log, "abc")
+        now = time.monotonic() * 1000.0
+        w["a"].submit(Job(_speech("utt1"), 0, 1, voiced_host_ms=now - 2000.0))  # first, busy or not yet
+        w["b"].submit(Job(_speech("utt2"), 0, 1, voiced_host_ms=now - 100.0))  # b stopped talking last ...
+        w["c"].submit(Job(_speech("utt4"), 0, 1, voiced_host_ms=now - 900.0))  # ... c long before: c first
+        _wait(lambda: len(log.items) == 3)
+        assert [name for name, _, _ in log.items] == ["a", "c", "b"]
+    finally:
+        pool.close()

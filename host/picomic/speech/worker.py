@@ -2,14 +2,16 @@
 
 A worker runs its jobs in order (finals stay in stream order) on the threads of a `DecodePool`: its own
 one-thread pool, or one pool shared by the workers of several boards (the model loaded once). A shared pool
-is fair: workers take turns (round robin), a worker whose next job is a final goes before one whose next job
-is a partial, and a worker never has two jobs in flight. Jobs are plain objects whose flags are guarded by the
-pool's lock. A speculative job starts unconfirmed: the worker keeps its text until the listener confirms it
-(the silence held: emit) or cancels it (speech resumed: discard).
+is fair: a worker whose next job is a final goes before one whose next job is a partial; among finals, the one
+whose speech ended first goes first (the longest-waiting listener: first to stop talking, first served);
+otherwise workers take turns (round robin); a worker never has two jobs in flight. Jobs are plain objects
+whose flags are guarded by the pool's lock. A speculative job starts unconfirmed: the worker keeps its text
+until the listener confirms it (the silence held: emit) or cancels it (speech resumed: discard).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -84,11 +86,13 @@ class DecodePool:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _next(self) -> tuple[DecodeWorker, Job] | None:
-        """The next job (lock held): the first worker in turn whose next job is a final, else the first."""
+        """The next job (lock held): the final whose speech ended first (ties: turn order), else the first
+        worker in turn."""
         self._turns = deque(w for w in self._turns if w.runnable)
         if not self._turns:
             return None
-        worker = next((w for w in self._turns if w.next_is_final), self._turns[0])
+        finals = [w for w in self._turns if w.next_is_final]
+        worker = min(finals, key=lambda w: w.next_speech_end_ms) if finals else self._turns[0]
         self._turns.remove(worker)
         return worker, worker.take()
 
@@ -152,6 +156,12 @@ class DecodeWorker:
     def next_is_final(self) -> bool:
         """The next job is a final (pool lock held)."""
         return bool(self._jobs) and self._jobs[0].final
+
+    @property
+    def next_speech_end_ms(self) -> float:
+        """Host time at which the speech of the next job ended (pool lock held; unknown: last in line)."""
+        end = self._jobs[0].voiced_host_ms if self._jobs else None
+        return math.inf if end is None else end
 
     def run(self, job: Job) -> None:
         """Decode `job` (a pool thread, lock not held), emit it if confirmed, and take the next turn."""
