@@ -180,10 +180,7 @@ class Pipeline:
     def _output_failed(self, output: Output, exc: Exception) -> None:
         """An output that cannot write (a full disk, a closed pipe) is dropped and its error ends the run."""
         self.outputs.remove(output)
-        if isinstance(exc, OSError):
-            name = getattr(output, "name", "stdout")
-            exc = OutputError(f"cannot write {name}: {exc.strerror or exc}", errno=exc.errno)
-        self.fail(exc)
+        self.fail(output_error(output, exc))
 
     def _drain_events(self) -> None:
         while True:
@@ -210,6 +207,14 @@ class Pipeline:
         if final_status:
             self._dispatch(StatusEvent(self.status.snapshot()))
         self._phase = "done"
+
+
+def output_error(output: object, exc: Exception) -> Exception:
+    """What an output's failure is to the user: an OSError becomes the one-line OutputError naming the output."""
+    if isinstance(exc, OSError):
+        name = getattr(output, "name", "stdout")
+        return OutputError(f"cannot write {name}: {exc.strerror or exc}", errno=exc.errno)
+    return exc
 
 
 SLOWEST_CLOCK = 0.25

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from picomic.bench import device, emulated, faults, host, remote_asr, report, sim, soak, stages, stt, web, wire
+from picomic.bench import boards, device, emulated, faults, host, remote_asr, report, sim, soak, stages, stt, web, wire
 from picomic.bench.report import Figure, Result, Target
 from picomic.errors import ConfigError, PicomicError
 
@@ -230,6 +230,12 @@ ENTRIES: list[Entry] = [
     ),
     Entry("web", "the web view: 20 WebSocket clients at real time, with and without a stalled one", web.run,
           web.figures()),  # fmt: skip
+    Entry(
+        "boards",
+        "N simulated boards at once with local STT: most boards with final p95 <= 1.5 s and 0 bus drops",
+        boards.run,
+        boards.figures(),
+    ),
     Entry(
         "faults",
         "loss and recovery under injected faults (the fault table)",

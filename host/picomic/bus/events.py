@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
-RESERVED_KEYS = frozenset({"type", "wall"})
-"""Keys every JSON event sets itself; a body spliced into an event never overrides them."""
+RESERVED_KEYS = frozenset({"type", "wall", "board_id"})
+"""Keys every JSON event sets itself (`board_id` with several boards); a body spliced into an event never
+overrides them."""
 
 
 class _JsonEvent:

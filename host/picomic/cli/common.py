@@ -10,6 +10,7 @@ import contextlib
 import math
 import os
 from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, MAX_GAP_LIMIT_S
 from picomic.emulator.board import EmulatedBoard
@@ -57,8 +58,43 @@ FLAGS = {
 """Library setting name → the flag that sets it (for error advice)."""
 
 
-RUNNING: list[Pipeline] = []
-"""Pipelines streaming from a source opened here: a stop signal asks them to end (`Pipeline.interrupt`)."""
+class Interruptible(Protocol):
+    def interrupt(self) -> bool: ...
+
+
+RUNNING: list[Interruptible] = []
+"""Pipelines (or sets of boards) streaming from a source opened here: a stop signal asks them to end."""
+
+
+class EachValue(argparse.Action):
+    """A repeatable option that keeps its first value in `dest` (what one-board code reads, as before) and
+    every value, in order, in `dest` + "s" (`--port A --port B` → args.port == "A", args.ports == ["A", "B"])."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None
+    ) -> None:
+        every = [*(getattr(namespace, self.dest + "s", None) or []), values]
+        setattr(namespace, self.dest + "s", every)
+        if len(every) == 1:
+            setattr(namespace, self.dest, values)
+
+
+def add_board_lists(p: argparse.ArgumentParser) -> None:
+    """The lists `EachValue` fills, empty when the option is not given."""
+    p.set_defaults(ports=[], sims=[])
+
+
+def board_count(args: argparse.Namespace) -> int:
+    """How many boards the arguments name (`--port` and `--sim`, each repeatable); `--all`: -1 (not known yet)."""
+    if getattr(args, "all", False):
+        return -1
+    return max(1, len(getattr(args, "ports", [])) + len(getattr(args, "sims", [])))
+
+
+def refuse_several_boards(args: argparse.Namespace, command: str) -> None:
+    """`record` and `doctor` take one board (DECISIONS 44): a second --port/--sim is one clear line."""
+    if board_count(args) != 1:
+        raise ConfigError(f"{command} takes one board; give one --port or one --sim (listen takes several)")
 
 
 def flag_hint(exc: PicomicError) -> str:
@@ -110,7 +146,9 @@ def add_source_arguments(p: argparse.ArgumentParser, *, default_sim: str | None 
     src.add_argument(
         "--port",
         default="auto",
-        help="serial port of the board, or 'auto' (USB VID:PID 2E8A:0005) [default: auto]",
+        action=EachValue,
+        help="serial port of the board, or 'auto' (USB VID:PID 2E8A:0005) [default: auto]; listen: repeat "
+        "for several boards",
     )
     src.add_argument("--serial", metavar="ID", help="choose the board with this unique id when several are attached")
     src.add_argument(
@@ -118,9 +156,11 @@ def add_source_arguments(p: argparse.ArgumentParser, *, default_sim: str | None 
         nargs="?",
         const=default_sim,
         metavar="SIGNAL",
+        action=EachValue,
         help="use a simulated board playing SIGNAL: a WAV/FLAC file, sine:HZ, noise, silence, "
-        "or - for s16le PCM on stdin (no SIGNAL: the bundled speech sample)",
+        "or - for s16le PCM on stdin (no SIGNAL: the bundled speech sample); listen: repeat for several boards",
     )
+    add_board_lists(p)
     stream = p.add_argument_group("stream settings (sent with START)")
     stream.add_argument("--rate", type=int, default=16000, help="sample rate in Hz, 8000..48000 [16000]")
     stream.add_argument("--frame-ms", type=int, default=10, help="frame length in ms, 5..64 [10]")
@@ -188,9 +228,10 @@ def start_settings(args: argparse.Namespace, **extra: int) -> StartSettings:
         raise ConfigError(str(exc)) from exc
 
 
-def sim_signal(args: argparse.Namespace) -> str:
-    """The `--sim` SIGNAL spec, with `demo` resolved to the bundled speech sample."""
-    return str(demo_speech_path()) if args.sim == DEMO_SIGNAL else str(args.sim)
+def sim_signal(args: argparse.Namespace, spec: str | None = None) -> str:
+    """The `--sim` SIGNAL spec (or `spec`), with `demo` resolved to the bundled speech sample."""
+    spec = args.sim if spec is None else spec
+    return str(demo_speech_path()) if spec == DEMO_SIGNAL else str(spec)
 
 
 def sim_board(
@@ -248,10 +289,11 @@ def check_source_args(args: argparse.Namespace) -> None:
     """Validate stream settings and simulator options (signal, faults) before any model loads or board
     starts, so a typo fails in a fraction of a second. Builds the SimBoard object without starting it."""
     start = start_settings(args)
-    if args.sim is not None and getattr(args, "emulated", False):
-        emulated_board(args, signal=sim_signal(args)).signal.check_rate(start.rate_hz)
-    elif args.sim is not None:
-        sim_board(args, signal=sim_signal(args)).signal.check_rate(start.rate_hz)
+    for spec in getattr(args, "sims", None) or ([args.sim] if args.sim is not None else []):
+        if getattr(args, "emulated", False):
+            emulated_board(args, signal=sim_signal(args, spec)).signal.check_rate(start.rate_hz)
+        else:
+            sim_board(args, signal=sim_signal(args, spec)).signal.check_rate(start.rate_hz)
 
 
 @contextlib.contextmanager
@@ -285,19 +327,25 @@ def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[Serial
     RUNNING.append(pipeline)
     try:
         with board_port(args) as port:
-            serial = None if args.sim is not None else args.serial
-            yield SerialSource(
-                port,
-                serial_number=serial,
-                settings=settings,
-                bus=pipeline.bus,
-                status=pipeline.status,
-                emit=pipeline.emit,
-                on_fatal=pipeline.fail,
-                max_gap_s=args.max_gap,
-            )
+            yield serial_source(args, pipeline, port, None if args.sim is not None else args.serial, settings)
     finally:
         RUNNING.remove(pipeline)
+
+
+def serial_source(
+    args: argparse.Namespace, pipeline: Pipeline, port: str, serial: str | None, settings: StartSettings
+) -> SerialSource:
+    """A SerialSource on `port` (or the board with USB serial number `serial`) feeding `pipeline`."""
+    return SerialSource(
+        port,
+        serial_number=serial,
+        settings=settings,
+        bus=pipeline.bus,
+        status=pipeline.status,
+        emit=pipeline.emit,
+        on_fatal=pipeline.fail,
+        max_gap_s=args.max_gap,
+    )
 
 
 def run_source(args: argparse.Namespace, pipeline: Pipeline, source: SerialSource) -> RunResult:

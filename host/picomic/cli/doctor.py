@@ -10,7 +10,16 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from picomic.cli.common import DEMO_SIGNAL, add_emulator_arguments, add_fault_arguments, open_board, start_settings
+from picomic.cli.common import (
+    DEMO_SIGNAL,
+    EachValue,
+    add_board_lists,
+    add_emulator_arguments,
+    add_fault_arguments,
+    open_board,
+    refuse_several_boards,
+    start_settings,
+)
 from picomic.cli.stageopts import add_stage_arguments, processors
 from picomic.diagnose.capture import capture, report_json, report_text
 from picomic.diagnose.checks import INMP441_NOISE_DBFS, diagnose
@@ -22,6 +31,7 @@ HELP = "check the microphone, its wiring and the USB link; exit 0 when healthy"
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_several_boards(args, "doctor")
     if not args.seconds > 0:
         raise ConfigError(f"--seconds must be > 0, got {args.seconds}")
     settings = start_settings(args)  # a bad --rate/--frame-ms/--gain fails before a simulated board starts
@@ -53,9 +63,9 @@ def _floor(text: str) -> float | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", default="auto", help="serial port of the board, or 'auto' [auto]")
+    p.add_argument("--port", default="auto", action=EachValue, help="serial port of the board, or 'auto' [auto]")
     p.add_argument("--serial", metavar="ID", help="choose the board with this unique id")
-    p.add_argument("--sim", nargs="?", const=DEMO_SIGNAL, metavar="SIGNAL",
+    p.add_argument("--sim", nargs="?", const=DEMO_SIGNAL, metavar="SIGNAL", action=EachValue,
                    help="check a simulated board playing SIGNAL (default: the bundled speech sample, looped, "
                         "over the INMP441 noise floor); combine with --mic-fault to see a diagnosis")  # fmt: skip
     p.add_argument("--seconds", type=float, default=3.0, help="seconds of audio to analyse [3]")
@@ -70,3 +80,4 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_stage_arguments(p, streams=False)
     add_fault_arguments(p)
     add_emulator_arguments(p)
+    add_board_lists(p)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from picomic.bus.audiobus import RAW_STREAM
-from picomic.bus.events import Event
+from picomic.cli import listen_boards
+from picomic.cli.boards import fill_board_id
 from picomic.cli.common import (
     add_source_arguments,
     add_speech_arguments,
+    board_count,
     check_source_args,
     exit_code,
     open_source,
@@ -22,7 +24,9 @@ from picomic.cli.common import (
 )
 from picomic.cli.stageopts import add_pipeline_stages, add_stage_arguments, processors
 from picomic.cli.voice import add_voice_arguments, check_voice_args, remote_transcriber, voice_stt_settings, wake_gate
-from picomic.errors import ConfigError, OutputError
+from picomic.errors import ConfigError
+from picomic.outputs.eventlines import TRANSCRIPT_EVENT_TYPES, JsonOutput
+from picomic.outputs.eventlines import close_all as _close_all
 from picomic.outputs.metrics import MetricsServer
 from picomic.outputs.recorder import JsonlWriter, Recorder, check_output_path
 from picomic.outputs.view import LiveView, Meter, PlainView
@@ -30,14 +34,15 @@ from picomic.pipeline import Pipeline, RunResult
 from picomic.web import DEFAULT_PORT as DEFAULT_WEB_PORT
 
 if TYPE_CHECKING:
+    from picomic.speech.worker import DecodePool
     from picomic.web.live import WebView
 
 HELP = "stream from a board: live level meter, VAD and transcript (the main job)"
-TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "vad", "discontinuity", "device", "end", "error"})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
+    listen_boards.add_arguments(p)
     add_speech_arguments(p)
     add_voice_arguments(p)
     add_stage_arguments(p)
@@ -54,23 +59,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="address for --web [127.0.0.1]; any other address requires the printed token")  # fmt: skip
 
 
-class JsonOutput:
-    """JSON Lines of every event (or of a subset) to a writer."""
-
-    def __init__(self, writer: JsonlWriter, types: frozenset[str] | None = None) -> None:
-        self._writer = writer
-        self._types = types
-
-    def on_event(self, event: Event) -> None:
-        if self._types is None or event.type in self._types:
-            self._writer.write(event.to_json())
-
-    def refresh(self) -> None:
-        pass
-
-
-def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline, stream: str) -> None:
-    """VAD and STT as bus listeners (imported lazily: onnxruntime and CTranslate2 take a moment to load)."""
+def _add_speech_consumers(
+    args: argparse.Namespace,
+    pipeline: Pipeline,
+    model: Any = None,
+    pool: DecodePool | None = None,
+    stream: str = RAW_STREAM,
+) -> None:
+    """VAD and STT as bus listeners on `stream` (imported lazily: onnxruntime and CTranslate2 take a moment to
+    load); `model` and `pool`: the model and decode threads several boards share (listen_boards)."""
     from picomic.speech.stt import SttListener
     from picomic.speech.vad import VadListener, VadSettings
 
@@ -80,8 +77,9 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline, stream: 
         with speech_flag_advice():
             transcriber = remote_transcriber(args, pipeline, settings)
             stt = SttListener(
-                pipeline.bus, settings, pipeline.emit, pipeline.status, transcriber=transcriber, stream=stream
-            )
+                pipeline.bus, settings, pipeline.emit, pipeline.status,
+                transcriber=transcriber, stream=stream, model=model, pool=pool,
+            )  # fmt: skip
     if not args.no_vad:
         vad = VadListener(
             pipeline.bus,
@@ -96,12 +94,21 @@ def _add_speech_consumers(args: argparse.Namespace, pipeline: Pipeline, stream: 
         pipeline.add_consumer(stt)
 
 
+def _add_board_speech(args: argparse.Namespace, pipeline: Pipeline, model: Any, pool: DecodePool | None) -> None:
+    """One board's stages, VAD and STT, with the shared model and pool (several boards)."""
+    stream = add_pipeline_stages(args, pipeline, processors(args))
+    _add_speech_consumers(args, pipeline, model, pool, stream)
+
+
 def run(args: argparse.Namespace) -> int:
     """Stream, show levels/VAD/transcripts live (or JSON Lines), optionally record; exit 0 at END."""
     if args.record == "-":
         raise ConfigError("listen --record - would mix raw audio into the view on stdout; use picomic record -")
-    check_source_args(args)
     check_voice_args(args)
+    if board_count(args) != 1:
+        return listen_boards.run(args, _add_board_speech)
+    check_source_args(args)
+    fill_board_id(args, "record", "transcript")
     if args.record:
         check_output_path(args.record)
     chain = processors(args)
@@ -119,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             rate = args.rate if args.record_stream == RAW_STREAM else 16000  # a stage's stream is 16 kHz
             pipeline.add_consumer(Recorder(pipeline.bus, args.record, rate, 1, on_error=pipeline.fail,
                                            max_gap_s=args.max_gap, stream=args.record_stream))  # fmt: skip
-        _add_speech_consumers(args, pipeline, speech)
+        _add_speech_consumers(args, pipeline, stream=speech)
         if args.json:
             writers.append(JsonlWriter(sys.stdout))
             pipeline.add_output(JsonOutput(writers[-1]))
@@ -134,18 +141,6 @@ def run(args: argparse.Namespace) -> int:
             web.close()
         _close_all(writers)
     return exit_code(result)
-
-
-def _close_all(writers: list[JsonlWriter]) -> None:
-    """Close every writer; the first one that fails (its last flush) is raised after all are closed."""
-    failed: OutputError | None = None
-    for writer in writers:
-        try:
-            writer.close()
-        except OutputError as exc:
-            failed = failed or exc
-    if failed is not None:
-        raise failed
 
 
 def _run_with_view(args: argparse.Namespace, pipeline: Pipeline, stream: str) -> RunResult:

@@ -7,7 +7,16 @@ import json
 import sys
 
 from picomic.bus.events import Event
-from picomic.cli.common import add_source_arguments, check_source_args, exit_code, open_source, run_source, seconds_arg
+from picomic.cli.boards import fill_board_id
+from picomic.cli.common import (
+    add_source_arguments,
+    check_source_args,
+    exit_code,
+    open_source,
+    refuse_several_boards,
+    run_source,
+    seconds_arg,
+)
 from picomic.outputs.recorder import Recorder, check_output_path
 from picomic.pipeline import Pipeline, RunResult
 
@@ -22,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Record only: WAV/FLAC/raw PCM, a progress line on stderr, exit 0 at END, --seconds or Ctrl-C."""
+    refuse_several_boards(args, "record")
+    fill_board_id(args, "out")
     check_output_path(args.out)
     check_source_args(args)
     pipeline = Pipeline()

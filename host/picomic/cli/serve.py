@@ -26,9 +26,9 @@ from picomic.cli.common import (
     tcp_port,
 )
 from picomic.cli.config import apply_config, settable_actions
-from picomic.cli.listen import JsonOutput
 from picomic.cli.voice import require_wyoming
 from picomic.errors import ConfigError
+from picomic.outputs.eventlines import JsonOutput
 from picomic.outputs.metrics import MetricsServer, ServiceCollector
 from picomic.outputs.recorder import JsonlWriter
 from picomic.pipeline import Pipeline

@@ -58,6 +58,16 @@ def port_of_serial(serial_number: str) -> str | None:
     return None
 
 
+def serial_of_port(path: str) -> str | None:
+    """The USB serial number of the port at `path` (a symlink is followed), if the OS knows one (a real Pico's
+    is its machine.unique_id in hex, the INFO `uid`); None for a pty or an unknown port."""
+    real = os.path.realpath(path)
+    for p in list_ports.comports():
+        if os.path.realpath(str(p.device)) == real and p.serial_number:
+            return str(p.serial_number)
+    return None
+
+
 def open_error(path: str, exc: BaseException) -> LinkError:
     """Translate an OS/pyserial open failure into a LinkError that says the fix (by errno)."""
     code = getattr(exc, "errno", None)

@@ -38,35 +38,42 @@ _INFERENCE_BUCKETS_MS = (10, 25, 50, 100, 200, 400, 700, 1000, 1500, 2500, 5000,
 
 
 class StatusCollector(Collector):
-    """Exposes a PipelineStatus snapshot: counters as `picomic_<name>_total`, gauges as `picomic_<name>`."""
+    """Exposes PipelineStatus snapshots: counters as `picomic_<name>_total`, gauges as `picomic_<name>`. One
+    status: no label (as a one-board run always had); several boards: {board_id: status}, every metric
+    labelled `board_id`."""
 
-    def __init__(self, status: PipelineStatus) -> None:
-        self._status = status
+    def __init__(self, status: PipelineStatus | dict[str, PipelineStatus]) -> None:
+        self._boards: dict[str | None, PipelineStatus] = (
+            {None: status} if isinstance(status, PipelineStatus) else {k: v for k, v in status.items()}
+        )
 
     def collect(self) -> Iterator[Any]:
-        snap = self._status.snapshot()
-        for name in COUNTERS:
-            yield CounterMetricFamily(f"picomic_{name}", _HELP[name], value=float(snap[name]))  # type: ignore[arg-type]
-        for name in GAUGES:
-            yield GaugeMetricFamily(f"picomic_{name}", _HELP[name], value=float(snap[name]))  # type: ignore[arg-type]
-        dropped_chunks = float(snap["dropped_chunks"])  # type: ignore[arg-type]
-        yield CounterMetricFamily(
-            "picomic_dropped_chunks", "chunks lost to listener queue overflow", value=dropped_chunks
-        )
-        listeners: dict[str, dict[str, int]] = snap["listeners"]  # type: ignore[assignment]
-        depth = GaugeMetricFamily(
-            "picomic_listener_queue_depth", "chunks waiting in a listener queue", labels=["listener"]
-        )
-        dropped = CounterMetricFamily(
-            "picomic_listener_dropped", "chunks a listener lost to overflow", labels=["listener"]
-        )
+        snaps = [([] if board_id is None else [board_id], s.snapshot()) for board_id, s in self._boards.items()]
+        board = [] if None in self._boards else ["board_id"]
+        families: list[tuple[str, Any, str]] = [(name, CounterMetricFamily, _HELP[name]) for name in COUNTERS]
+        families += [(name, GaugeMetricFamily, _HELP[name]) for name in GAUGES]
+        families.append(("dropped_chunks", CounterMetricFamily, "chunks lost to listener queue overflow"))
+        for name, family, text in families:
+            metric = family(f"picomic_{name}", text, labels=board)
+            for labels, snap in snaps:
+                metric.add_metric(labels, float(snap[name]))  # type: ignore[arg-type]
+            yield metric
+        yield from self._listener_metrics(board, snaps)
+
+    @staticmethod
+    def _listener_metrics(board: list[str], snaps: list[tuple[list[str], dict[str, object]]]) -> Iterator[Any]:
+        labels = [*board, "listener"]
+        depth = GaugeMetricFamily("picomic_listener_queue_depth", "chunks waiting in a listener queue", labels=labels)
+        dropped = CounterMetricFamily("picomic_listener_dropped", "chunks a listener lost to overflow", labels=labels)
         skipped = CounterMetricFamily(
-            "picomic_listener_skipped", "chunks passed over by drain_to_latest", labels=["listener"]
+            "picomic_listener_skipped", "chunks passed over by drain_to_latest", labels=labels
         )
-        for name, values in listeners.items():
-            depth.add_metric([name], values["queue_depth"])
-            dropped.add_metric([name], values["dropped"])
-            skipped.add_metric([name], values["skipped"])
+        for board_labels, snap in snaps:
+            listeners: dict[str, dict[str, int]] = snap["listeners"]  # type: ignore[assignment]
+            for name, values in listeners.items():
+                depth.add_metric([*board_labels, name], values["queue_depth"])
+                dropped.add_metric([*board_labels, name], values["dropped"])
+                skipped.add_metric([*board_labels, name], values["skipped"])
         yield from (depth, dropped, skipped)
 
 
@@ -94,24 +101,36 @@ class ServiceCollector(Collector):
 class MetricsServer:
     """An HTTP /metrics endpoint for one pipeline; `close()` stops it."""
 
-    def __init__(self, status: PipelineStatus, host: str = "127.0.0.1", port: int = 9464) -> None:
+    def __init__(
+        self, status: PipelineStatus | dict[str, PipelineStatus], host: str = "127.0.0.1", port: int = 9464
+    ) -> None:
+        """`status`: one pipeline's, or several boards' as {board_id: status} (every metric labelled
+        `board_id`)."""
         if not 0 <= port <= 65535:
             raise ConfigError(f"{port} is not a TCP port (0..65535)", settings=("metrics_port",))
         self.registry = CollectorRegistry()
         self.registry.register(StatusCollector(status))
+        boards = None if isinstance(status, PipelineStatus) else dict(status)
+        labels = () if boards is None else ("board_id",)
         self.delivery_latency = Histogram(
             "picomic_delivery_latency_ms",
             "capture to bus delivery latency per frame (ms)",
+            labels,
             buckets=_LATENCY_BUCKETS_MS,
             registry=self.registry,
         )
         self.inference_time = Histogram(
             "picomic_inference_time_ms_hist",
             "model run durations (ms)",
+            labels,
             buckets=_INFERENCE_BUCKETS_MS,
             registry=self.registry,
         )
-        status.add_observer(self._observe)
+        if boards is None:
+            status.add_observer(self._observe)  # type: ignore[union-attr]
+        else:
+            for board_id, board_status in boards.items():
+                board_status.add_observer(self._observer(board_id))
         try:
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
@@ -129,11 +148,13 @@ class MetricsServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/metrics"
 
-    def _observe(self, name: str, value: float) -> None:
-        if name == "audio_lag_ms":
-            self.delivery_latency.observe(value)
-        elif name == "inference_time_ms":
-            self.inference_time.observe(value)
+    def _observer(self, board_id: str) -> Callable[[str, float], None]:
+        return lambda name, value: self._observe(name, value, board_id)
+
+    def _observe(self, name: str, value: float, board_id: str | None = None) -> None:
+        histogram = {"audio_lag_ms": self.delivery_latency, "inference_time_ms": self.inference_time}.get(name)
+        if histogram is not None:
+            (histogram if board_id is None else histogram.labels(board_id)).observe(value)
 
     def close(self) -> None:
         self._server.shutdown()

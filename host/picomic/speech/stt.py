@@ -11,6 +11,9 @@ discarded if speech resumes. Without a VAD (`use_vad=False`) it transcribes fixe
 
 Settings: `SttSettings` composes what to load (`models.ModelSettings`), how to decode (`decode.DecodeOptions`,
 handed to faster-whisper unchanged) and when to decode (`StreamingPolicy`).
+
+Several boards: their listeners share one loaded model (`model=`) and one `worker.DecodePool` (`pool=`), whose
+decode thread serves the boards in turns.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picomic.audio.resample import TARGET_RATE_HZ
 from picomic.bus.audiobus import RAW_STREAM, AudioBus, AudioChunk
@@ -32,6 +35,9 @@ from picomic.speech.frontend import Frontend16k
 from picomic.speech.models import EnglishOnlyModelError, ModelSettings, load_whisper
 from picomic.speech.ring import AudioRing
 from picomic.speech.worker import DecodeWorker, Job, Transcriber
+
+if TYPE_CHECKING:
+    from picomic.speech.worker import DecodePool
 
 __all__ = ["StreamingPolicy", "SttListener", "SttSettings", "load_model"]
 _MS = TARGET_RATE_HZ // 1000  # 16 kHz samples per ms
@@ -117,6 +123,7 @@ class SttListener(ConsumerThread):
         name: str = "stt",
         maxsize: int = 1024,
         stream: str = RAW_STREAM,
+        pool: DecodePool | None = None,
     ) -> None:
         self.settings = s = settings or SttSettings()
         self._policy = s.policy
@@ -131,7 +138,7 @@ class SttListener(ConsumerThread):
         if vad is not None:
             vad.add_edge_callback(self.on_vad)
         self._inbox = bus.subscribe(name, maxsize, stream=stream)  # a stage's stream when one is on
-        self.worker = DecodeWorker(self._model, s.decode, self._emit, status, transcriber)
+        self.worker = DecodeWorker(self._model, s.decode, self._emit, status, transcriber, pool=pool)
         self._ring = AudioRing()
         self._frontend = Frontend16k()
         self._utt: int | None = None  # 16 kHz start of the open utterance (VAD edge, before pre-roll)

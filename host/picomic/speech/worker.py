@@ -1,12 +1,17 @@
-"""The decode worker under SttListener: one thread that turns decode jobs into Transcript events.
+"""The decode worker under SttListener: it turns decode jobs into Transcript events.
 
-The worker is one thread that runs decode jobs in order (finals stay in stream order). Jobs are plain
-objects whose flags are guarded by the worker's lock. A speculative job starts unconfirmed: the worker keeps
-its text until the listener confirms it (the silence held: emit) or cancels it (speech resumed: discard).
+A worker runs its jobs in order (finals stay in stream order) on the threads of a `DecodePool`: its own
+one-thread pool, or one pool shared by the workers of several boards (the model loaded once). A shared pool
+is fair: a worker whose next job is a final goes before one whose next job is a partial; among finals, the one
+whose speech ended first goes first (the longest-waiting listener: first to stop talking, first served);
+otherwise workers take turns (round robin); a worker never has two jobs in flight. Jobs are plain objects
+whose flags are guarded by the pool's lock. A speculative job starts unconfirmed: the worker keeps its text
+until the listener confirms it (the silence held: emit) or cancels it (speech resumed: discard).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -42,8 +47,81 @@ class Job:
     text: str = ""
 
 
+class DecodePool:
+    """Threads that run the jobs of one or more DecodeWorkers, fairly (see the module docstring)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        if not 1 <= threads <= 16:
+            raise ValueError(f"decode threads must be 1..16, got {threads}")
+        self.cond = threading.Condition()
+        self._turns: deque[DecodeWorker] = deque()  # workers with a job waiting and none in flight, in turn order
+        self._stopping = False
+        self._in_flight = 0
+        self._threads = [
+            threading.Thread(target=self._run, name=f"picomic-stt-decode-{i}", daemon=True) for i in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def ready(self, worker: DecodeWorker) -> None:
+        """`worker` may have a job to run (lock held): it joins the back of the turn order."""
+        if worker.runnable and worker not in self._turns:
+            self._turns.append(worker)
+            self.cond.notify_all()
+
+    @property
+    def quiet(self) -> bool:
+        """No job runs and none waits, of any worker (lock held)."""
+        return self._in_flight == 0 and not any(w.runnable for w in self._turns)
+
+    def leave(self, worker: DecodeWorker) -> None:
+        """`worker` takes no more turns (lock held)."""
+        if worker in self._turns:
+            self._turns.remove(worker)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop once the queued jobs are done; wait up to `timeout_s` for the threads."""
+        with self.cond:
+            self._stopping = True
+            self.cond.notify_all()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _next(self) -> tuple[DecodeWorker, Job] | None:
+        """The next job (lock held): the final whose speech ended first (ties: turn order), else the first
+        worker in turn."""
+        self._turns = deque(w for w in self._turns if w.runnable)
+        if not self._turns:
+            return None
+        finals = [w for w in self._turns if w.next_is_final]
+        worker = min(finals, key=lambda w: w.next_speech_end_ms) if finals else self._turns[0]
+        self._turns.remove(worker)
+        return worker, worker.take()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                picked = self._next()
+                while picked is None and not self._stopping:
+                    self.cond.wait()
+                    picked = self._next()
+                if picked is None:
+                    return
+                self._in_flight += 1
+            worker, job = picked
+            try:
+                worker.run(job)
+            finally:
+                with self.cond:
+                    self._in_flight -= 1
+                    self.cond.notify_all()
+
+
 class DecodeWorker:
-    """A thread that decodes Jobs in order and emits their Transcripts; never blocks its callers."""
+    """Decodes one listener's Jobs in order and emits their Transcripts; never blocks its callers.
+
+    `pool`: a DecodePool shared with other workers (other boards); None: a one-thread pool of its own."""
 
     def __init__(
         self,
@@ -52,27 +130,58 @@ class DecodeWorker:
         emit: Callable[[Event], None],
         status: PipelineStatus | None,
         transcriber: Transcriber | None = None,
+        *,
+        pool: DecodePool | None = None,
     ) -> None:
         self._model, self._options, self._emit, self._status = model, options, emit, status
         self._transcribe = transcriber or (lambda audio16: decode_text(self._model, audio16, self._options))
-        self._cond = threading.Condition()
+        self._own_pool = pool is None
+        self._pool = pool if pool is not None else DecodePool()
+        self._cond = self._pool.cond
         self._jobs: deque[Job] = deque()
         self._busy: Job | None = None
-        self._stopping = False
+        self._closed = False
         self.decodes = 0
         self.discarded = 0
         """Speculative decodes thrown away because speech resumed."""
-        self._thread = threading.Thread(target=self._run, name="picomic-stt-decode", daemon=True)
-        self._thread.start()
 
     @property
     def idle(self) -> bool:
+        """Nothing of this worker's waits or runs, nor (in a shared pool) any other worker's: the moment for a
+        partial, which must not make another board's final wait."""
         with self._cond:
-            return self._busy is None and not self._jobs
+            return self._busy is None and not self._jobs and self._pool.quiet
+
+    @property
+    def runnable(self) -> bool:
+        """A job waits and none is in flight (pool lock held)."""
+        return self._busy is None and bool(self._jobs) and not self._closed
+
+    @property
+    def next_is_final(self) -> bool:
+        """The next job is a final (pool lock held)."""
+        return bool(self._jobs) and self._jobs[0].final
+
+    @property
+    def next_speech_end_ms(self) -> float:
+        """Host time at which the speech of the next job ended (pool lock held; unknown: last in line)."""
+        end = self._jobs[0].voiced_host_ms if self._jobs else None
+        return math.inf if end is None else end
+
+    def run(self, job: Job) -> None:
+        """Decode `job` (a pool thread, lock not held), emit it if confirmed, and take the next turn."""
+        self._decode(job)
+
+    def take(self) -> Job:
+        """The next job, now in flight (pool lock held; the pool calls this when it is `runnable`)."""
+        job = self._busy = self._jobs.popleft()
+        self._publish_backlog()
+        return job
 
     def submit(self, job: Job) -> None:
         with self._cond:
             self._jobs.append(job)
+            self._pool.ready(self)
             self._cond.notify_all()
             self._publish_backlog()
 
@@ -105,10 +214,17 @@ class DecodeWorker:
         return True
 
     def close(self, timeout_s: float = 5.0) -> None:
+        """Its own pool: stop once the queued jobs are done (waiting up to `timeout_s`). A shared pool: wait up
+        to `timeout_s` for this worker's jobs, then drop what is left; the pool serves the others on."""
+        if self._own_pool:
+            self._pool.close(timeout_s)
+            return
+        self.wait_idle(timeout_s)
         with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        self._thread.join(timeout_s)
+            self._closed = True
+            self._jobs.clear()
+            self._pool.leave(self)
+            self._publish_backlog()
 
     def _publish_backlog(self) -> None:
         """stt_backlog_s: seconds of audio queued behind the decode in progress (lock held). 0 while the
@@ -116,17 +232,6 @@ class DecodeWorker:
         if self._status is not None:
             queued = sum(len(j.audio) for j in self._jobs if not j.cancelled)
             self._status.set("stt_backlog_s", queued / TARGET_RATE_HZ)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._jobs and not self._stopping:
-                    self._cond.wait()
-                if not self._jobs:
-                    return
-                job = self._busy = self._jobs.popleft()
-                self._publish_backlog()
-            self._decode(job)
 
     def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
@@ -144,6 +249,7 @@ class DecodeWorker:
             ready = job.confirmed and not job.cancelled and not job.emitted
             job.emitted = job.emitted or ready
             self._busy = None
+            self._pool.ready(self)
             self._publish_backlog()
             self._cond.notify_all()
         if ready:
