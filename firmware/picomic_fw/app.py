@@ -281,6 +281,9 @@ class App:
         modes = chips.modes(self.chip)
         if modes is not None:
             limits["modes"] = modes  # what this chip sustains: (bits, channels) -> max_rate
+        long = chips.long_frames(self.chip)
+        if long is not None:
+            limits["long_frames"] = long  # [rate, frame_ms]: from that rate on, frames at least that long
         info = {
             "fw": VERSION, "proto": PROTO, "board": self.profile.get("board", "unknown"),
             "mpy": ".".join(str(v) for v in impl.version[:3]), "uid": self.uid, "ticks_bits": 30,

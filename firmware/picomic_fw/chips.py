@@ -13,6 +13,10 @@ MODES = {
     # RP2350 (Cortex-M33 / Hazard3, 150 MHz): every mode the protocol allows.
     "RP2350": ((16, 1, 48000), (24, 1, 48000), (16, 2, 48000), (24, 2, 48000)),
 }
+# From a rate on, START needs frames of at least this length (rate Hz, frame_ms): the work per frame is fixed
+# (one wake, one read, a header and CRC set-up, the writes' calls), and at 48 kHz with 10 ms frames it took
+# 75 % of the emulated RP2040, with 20 ms frames under 70 % (docs/performance.md).
+LONG_FRAMES = {"RP2040": (44100, 20)}
 WDT_MAX_MS = {"RP2040": 8388, "RP2350": 16777}  # ports/rp2/machine_wdt.c
 
 
@@ -40,10 +44,23 @@ def refuse(chip, cfg):
     for bits, channels, rate in table:
         if bits == cfg["bits"] and channels == cfg["channels"]:
             if cfg["rate"] <= rate:
-                return None
+                return _frames(chip, cfg)
             return "%d-bit %s at %d Hz is more than the %s sustains (max %d Hz for this mode)" % (
                 bits, "stereo" if channels == 2 else "mono", cfg["rate"], chip, rate)
     return "mode not supported on the %s" % chip
+
+
+def _frames(chip, cfg):
+    long = LONG_FRAMES.get(chip)
+    if long is None or cfg["rate"] < long[0] or cfg["frame_ms"] >= long[1]:
+        return None
+    return "at %d Hz the %s needs frames of at least %d ms (frame_ms=%d)" % (cfg["rate"], chip, long[1], long[1])
+
+
+def long_frames(chip):
+    # INFO's [rate, frame_ms]: from that rate on START needs frames that long; None when no such limit.
+    long = LONG_FRAMES.get(chip)
+    return list(long) if long is not None else None
 
 
 def round_nearest(mpy_version):

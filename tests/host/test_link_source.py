@@ -225,6 +225,9 @@ def test_start_settings() -> None:
     for bad in ({"rate_hz": 4000}, {"frame_ms": 100}, {"gain": 9}, {"bits": 20}, {"channels": 3}):
         with pytest.raises(ValueError):
             StartSettings(**bad)  # type: ignore[arg-type]
+    # the default frame: 10 ms, 20 ms from 44.1 kHz (an RP2040 sustains 48 kHz only so); an explicit one stays
+    assert [StartSettings(rate_hz=r).frame_ms for r in (8000, 32000, 44100, 48000)] == [10, 10, 20, 20]
+    assert StartSettings(rate_hz=48000, frame_ms=10).frame_ms == 10
 
 
 def test_samples_are_views_of_decoded_bytes(board_factory: object) -> None:

@@ -163,7 +163,7 @@ def add_source_arguments(p: argparse.ArgumentParser, *, default_sim: str | None 
     add_board_lists(p)
     stream = p.add_argument_group("stream settings (sent with START)")
     stream.add_argument("--rate", type=int, default=16000, help="sample rate in Hz, 8000..48000 [16000]")
-    stream.add_argument("--frame-ms", type=int, default=10, help="frame length in ms, 5..64 [10]")
+    stream.add_argument("--frame-ms", type=int, default=0, help="frame length in ms, 5..64 [10; 20 from 44.1 kHz]")
     stream.add_argument("--gain", type=int, default=0, help="digital gain as a left shift in bits, 0..8 [0]")
     stream.add_argument("--bits", type=int, choices=(16, 24), default=16, help="sample width on the wire [16]")
     stream.add_argument("--max-gap", type=max_gap_arg, default=DEFAULT_MAX_GAP_S, metavar="S",

@@ -35,7 +35,8 @@ class StartSettings:
     """Arguments of the START command (docs/protocol.md)."""
 
     rate_hz: int = 16000
-    frame_ms: int = 10
+    frame_ms: int = 0
+    """0: the default for the rate, `default_frame_ms` (20 ms from 44.1 kHz, else 10 ms)."""
     gain: int = 0
     """Left shift (bits) applied on the device, with saturation."""
     bits: int = 16
@@ -44,6 +45,8 @@ class StartSettings:
     """1, or 2 (diagnostic: both I2S slots)."""
 
     def __post_init__(self) -> None:
+        if not self.frame_ms:
+            object.__setattr__(self, "frame_ms", default_frame_ms(self.rate_hz))
         checks = (
             (
                 MIN_RATE_HZ <= self.rate_hz <= MAX_RATE_HZ,
@@ -68,6 +71,18 @@ class StartSettings:
             "START", rate=self.rate_hz, frame_ms=self.frame_ms, gain=self.gain, bits=self.bits,
             channels=self.channels,
         )  # fmt: skip
+
+
+LONG_FRAME_RATE_HZ = 44100
+"""From this rate on the default frame is LONG_FRAME_MS: the firmware's work per frame is fixed, and an RP2040
+sustains 48 kHz only with 20 ms frames (its START refuses shorter ones there; docs/performance.md)."""
+LONG_FRAME_MS = 20
+DEFAULT_FRAME_MS = 10
+
+
+def default_frame_ms(rate_hz: int) -> int:
+    """The frame length START asks for when none is given: 10 ms, 20 ms from 44.1 kHz."""
+    return LONG_FRAME_MS if rate_hz >= LONG_FRAME_RATE_HZ else DEFAULT_FRAME_MS
 
 
 def _read_until(ser: Any, dec: Decoder, want: Callable[[DecodedFrame], bool], timeout_s: float,
