@@ -79,3 +79,46 @@ def test_a_busy_web_port_is_one_line_and_exit_2() -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and f"cannot serve the web view on 127.0.0.1:{port}" in proc.stderr
     assert "choose another port" in proc.stderr and "(--web PORT / --web-host)" in proc.stderr
+
+
+def _web_url(proc: subprocess.Popen[str]) -> str:
+    """The page's URL from the command's stderr (the lines before it are the command's own)."""
+    assert proc.stderr is not None
+    for _ in range(20):
+        line = proc.stderr.readline()
+        match = re.fullmatch(r"picomic: web view on (http://127\.0\.0\.1:\d+/)\n", line)
+        if match:
+            return match.group(1)
+    raise AssertionError("no web view URL on stderr")
+
+
+def test_serve_and_several_boards_have_the_web_view_too() -> None:
+    # serve: the board behind the Wyoming services on the page; listen with two boards: one page, each
+    # board's chunks tagged with its board_id
+    serve = [*PICOMIC, "serve", "--sim", str(FIXTURES / "utt1_box.flac"), "--mic-port", "0", "--web", "0"]
+    two = [*PICOMIC, "listen", "--sim", str(FIXTURES / "utt1_box.flac"), "--sim", str(FIXTURES / "utt2_lights.flac"),
+           "--json", "--no-stt", "--web", "0"]  # fmt: skip
+    for cmd, boards in ((serve, {""}), (two, {"utt1_box", "utt2_lights"})):
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            texts, binaries, _ = asyncio.run(_first_messages(_web_url(proc), len(boards) * 50))
+        finally:
+            proc.kill()
+            proc.communicate(timeout=30)
+        assert {parse_audio(b).board_id for b in binaries} == boards, cmd
+        assert any(t["type"] == "device" for t in texts), cmd
+
+
+async def _first_messages(url: str, chunks: int) -> tuple[list[dict[str, Any]], list[bytes], int | None]:
+    texts: list[dict[str, Any]] = []
+    binaries: list[bytes] = []
+    async with aiohttp.ClientSession() as s, s.ws_connect(url.replace("http", "ws", 1) + "ws") as ws:
+        while len(binaries) < chunks:
+            msg = await ws.receive(timeout=60)
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                texts.append(json.loads(msg.data))
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                binaries.append(msg.data)
+            else:
+                break
+    return texts, binaries, None

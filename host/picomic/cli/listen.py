@@ -24,6 +24,7 @@ from picomic.cli.common import (
 )
 from picomic.cli.stageopts import add_pipeline_stages, add_stage_arguments, processors
 from picomic.cli.voice import add_voice_arguments, check_voice_args, remote_transcriber, voice_stt_settings, wake_gate
+from picomic.cli.webopts import add_web_arguments, start_web
 from picomic.errors import ConfigError
 from picomic.outputs.eventlines import TRANSCRIPT_EVENT_TYPES, JsonOutput
 from picomic.outputs.eventlines import close_all as _close_all
@@ -31,7 +32,6 @@ from picomic.outputs.metrics import MetricsServer
 from picomic.outputs.recorder import JsonlWriter, Recorder, check_output_path
 from picomic.outputs.view import LiveView, Meter, PlainView
 from picomic.pipeline import Pipeline, RunResult
-from picomic.web import DEFAULT_PORT as DEFAULT_WEB_PORT
 
 if TYPE_CHECKING:
     from picomic.speech.worker import DecodePool
@@ -53,10 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--seconds", type=seconds_arg, help="stop after this many seconds")
     out.add_argument("--metrics-port", type=tcp_port, metavar="N", help="serve Prometheus metrics on 127.0.0.1:N")
     out.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port [127.0.0.1]")
-    out.add_argument("--web", nargs="?", type=tcp_port, const=DEFAULT_WEB_PORT, metavar="PORT",
-                     help=f"live web view: waveform, spectrogram, levels, text [{DEFAULT_WEB_PORT}]")  # fmt: skip
-    out.add_argument("--web-host", default="127.0.0.1",
-                     help="address for --web [127.0.0.1]; any other address requires the printed token")  # fmt: skip
+    add_web_arguments(out)
 
 
 def _add_speech_consumers(
@@ -117,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = _start_metrics(args, pipeline)  # a busy port fails before a model loads or a board starts
     web: WebView | None = None
     try:
-        web = _start_web(args, pipeline)
+        web = start_web(args, [(pipeline, "")])
         if args.transcript:
             writers.append(JsonlWriter(args.transcript))
             pipeline.add_output(JsonOutput(writers[-1], TRANSCRIPT_EVENT_TYPES))
@@ -158,15 +155,3 @@ def _start_metrics(args: argparse.Namespace, pipeline: Pipeline) -> MetricsServe
     server = MetricsServer(pipeline.status, args.metrics_host, args.metrics_port)
     print(f"picomic: serving metrics on {server.url}", file=sys.stderr, flush=True)
     return server
-
-
-def _start_web(args: argparse.Namespace, pipeline: Pipeline) -> WebView | None:
-    if args.web is None:
-        return None
-    from picomic.web.live import WebView  # aiohttp loads only when asked for
-    from picomic.web.server import WebSettings
-
-    view = WebView(WebSettings(host=args.web_host, port=args.web))
-    view.attach(pipeline)
-    print(f"picomic: web view on {view.url}", file=sys.stderr, flush=True)
-    return view

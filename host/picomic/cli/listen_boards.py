@@ -18,6 +18,7 @@ from typing import Any
 from picomic.boards import Board, BoardSet
 from picomic.cli.boards import BoardSpec, board_source, board_specs, check_per_board_path, per_board_path
 from picomic.cli.common import RUNNING, check_source_args, flag_hint, run_source, speech_flag_advice, stt_settings
+from picomic.cli.webopts import web_view
 from picomic.errors import PicomicError
 from picomic.outputs.boardsview import BoardsView
 from picomic.outputs.eventlines import TRANSCRIPT_EVENT_TYPES, JsonOutput, close_all
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace, add_speech: SpeechSetup) -> int:
             _board(args, spec, pipeline, add_speech, (model, pool), view, stdout, writers)
             for spec, pipeline in zip(specs, pipelines, strict=True)
         ]
+        stack.enter_context(web_view(args, [(b.pipeline, b.board_id) for b in boards]))
         board_set = BoardSet(boards, shared=[view] if view is not None else [])
         with view or contextlib.nullcontext(), _running(board_set):
             board_set.run()

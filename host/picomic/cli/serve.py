@@ -27,6 +27,7 @@ from picomic.cli.common import (
 )
 from picomic.cli.config import apply_config, settable_actions
 from picomic.cli.voice import require_wyoming
+from picomic.cli.webopts import add_web_arguments, web_view
 from picomic.errors import ConfigError
 from picomic.outputs.eventlines import JsonOutput
 from picomic.outputs.metrics import MetricsServer, ServiceCollector
@@ -72,6 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--metrics-port", type=tcp_port, metavar="N",
                      help="Prometheus metrics (board and service counters) on --metrics-host:N")  # fmt: skip
     out.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port [127.0.0.1]")
+    add_web_arguments(out)
     _ACTIONS.update(settable_actions(p))
 
 
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         metrics = _start_metrics(args, pipeline, runner.snapshot)
         if not streams:
             return _serve_without_board(args)
-        with open_source(args, pipeline) as source:
+        with web_view(args, [(pipeline, "")]), open_source(args, pipeline) as source:
             return exit_code(run_source(args, pipeline, source))
     finally:
         if metrics is not None:
