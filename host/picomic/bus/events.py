@@ -54,6 +54,35 @@ class Transcript(_JsonEvent):
     """Stream-timeline seconds of the utterance end."""
     latency_ms: float | None
     """Final: host time of emission − host capture time of the last voiced sample; None for partials."""
+    turn: int | None = None
+    """Finals: the turn (utterances apart by short pauses, docs/events.md) this final belongs to."""
+    words: tuple[dict[str, object], ...] | None = None
+    """Finals with word timestamps on: {word, start_s, end_s, p} on the stream timeline."""
+    stable_chars: int | None = None
+    """Partials: the first `stable_chars` characters of `text` stay as they are in every later partial."""
+
+    def to_json(self) -> dict[str, object]:
+        out = _JsonEvent.to_json(self)
+        for key in ("turn", "words", "stable_chars"):  # absent rather than null: the form older clients know
+            if out[key] is None:
+                del out[key]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptRevision(_JsonEvent):
+    """The best text of a whole turn, decoded as one piece: it replaces the turn's `replaces` earlier finals."""
+
+    type: ClassVar[str] = "revision"
+    text: str
+    turn: int
+    replaces: int
+    """How many finals of this turn (all of them) the text replaces."""
+    start_s: float
+    end_s: float
+    latency_ms: float | None
+    """Emission − host capture time of the turn's last voiced sample (it waits for the turn to close)."""
+    words: tuple[dict[str, object], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +148,13 @@ class StatusEvent(_JsonEvent):
         return {"type": self.type, **fields}
 
 
-Event = VadEvent | Transcript | DeviceInfo | Discontinuity | StreamEnd | ErrorEvent | StatusEvent
+Event = VadEvent | Transcript | TranscriptRevision | DeviceInfo | Discontinuity | StreamEnd | ErrorEvent | StatusEvent
 """Any event the pipeline emits."""
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     VadEvent,
     Transcript,
+    TranscriptRevision,
     DeviceInfo,
     Discontinuity,
     StreamEnd,

@@ -118,6 +118,11 @@ class StreamingVad:
         """16 kHz timeline position just after the last sample fed (including a partial window)."""
         return self._window_start + len(self._pending)
 
+    @property
+    def decided(self) -> int:
+        """16 kHz position up to which every edge is decided (the end of the last complete window)."""
+        return self._window_start
+
     def reset(self, position: int = 0) -> None:
         """Forget model state and hysteresis; the next sample fed sits at `position` (16 kHz timeline)."""
         self._h = np.zeros(_STATE_SHAPE, np.float32)
@@ -267,6 +272,7 @@ class VadListener(ConsumerThread):
             self._vad.reset(step.start16)
         for block in step.blocks:
             self._deliver(self._vad.process(block))
+            self._deliver([SpeechEdge("progress", self._vad.decided)])
 
     def _deliver(self, edges: list[SpeechEdge]) -> None:
         for edge in edges:

@@ -3,6 +3,8 @@
 The worker is one thread that runs decode jobs in order (finals stay in stream order). Jobs are plain
 objects whose flags are guarded by the worker's lock. A speculative job starts unconfirmed: the worker keeps
 its text until the listener confirms it (the silence held: emit) or cancels it (speech resumed: discard).
+A job of a later piece of a turn reads the texts of the turn's earlier pieces as its prompt (`context`: they
+were queued before it, so they are decoded by then); a revision job (`revises` > 0) re-decodes a whole turn.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from picomic.audio.resample import TARGET_RATE_HZ
-from picomic.bus.events import ErrorEvent, Event, Transcript
+from picomic.bus.events import ErrorEvent, Event, Transcript, TranscriptRevision
 from picomic.bus.status import PipelineStatus
-from picomic.speech.decode import DecodeOptions, decode_text
+from picomic.speech.decode import Decoded, DecodeOptions, decode
+from picomic.speech.stable import PartialStabilizer
 
 
 @dataclass(eq=False)
@@ -37,6 +40,16 @@ class Job:
     done: bool = False
     emitted: bool = False
     text: str = ""
+    turn: int | None = None
+    context: tuple[Job, ...] = ()
+    """Earlier finals of the same turn: their texts are this decode's prompt."""
+    revises: int = 0
+    """> 0: a whole-turn re-decode, emitted as a TranscriptRevision replacing this many finals."""
+    audio_from16: int = 0
+    """Timeline position of `audio[0]` (word timestamps are placed from it)."""
+    stabilizer: PartialStabilizer | None = None
+    """Partials: the utterance's committed words."""
+    decoded: Decoded | None = None
 
 
 class DecodeWorker:
@@ -85,6 +98,11 @@ class DecodeWorker:
         if ready:
             self._deliver(job)
 
+    def result(self, job: Job) -> str | None:
+        """The job's text once decoded (None before)."""
+        with self._cond:
+            return job.text if job.done else None
+
     def wait_idle(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         with self._cond:
@@ -121,17 +139,19 @@ class DecodeWorker:
 
     def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
+        context = " ".join(j.text for j in job.context if j.text) or None
         try:
-            text = decode_text(self._model, job.audio, self._options)
+            decoded = decode(self._model, job.audio, self._options, context)
         except Exception as exc:  # a broken model must not kill the pipeline silently
-            text = ""
+            decoded = Decoded("")
             self._emit(ErrorEvent(f"speech-to-text decode failed: {exc}"))
+        text = decoded.text
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
         if self._status is not None:
             self._status.set("inference_time_ms", elapsed_ms)
         with self._cond:
             self.decodes += 1
-            job.text, job.done = text, True
+            job.text, job.decoded, job.done = text, decoded, True
             ready = job.confirmed and not job.cancelled and not job.emitted
             job.emitted = job.emitted or ready
             self._busy = None
@@ -146,4 +166,20 @@ class DecodeWorker:
         latency = None
         if job.final and job.voiced_host_ms is not None:
             latency = time.monotonic() * 1000.0 - job.voiced_host_ms
-        self._emit(Transcript(job.text, job.final, job.start16 / TARGET_RATE_HZ, job.end16 / TARGET_RATE_HZ, latency))
+        start_s, end_s = job.start16 / TARGET_RATE_HZ, job.end16 / TARGET_RATE_HZ
+        words = _words(job)
+        if job.revises and job.turn is not None:
+            self._emit(TranscriptRevision(job.text, job.turn, job.revises, start_s, end_s, latency, words))
+        elif job.stabilizer is not None:
+            text, stable = job.stabilizer.update(job.text)
+            self._emit(Transcript(text, False, start_s, end_s, None, stable_chars=stable))
+        else:
+            self._emit(Transcript(job.text, job.final, start_s, end_s, latency, job.turn if job.final else None, words))
+
+
+def _words(job: Job) -> tuple[dict[str, object], ...] | None:
+    """The final's words on the stream timeline (None without word timestamps)."""
+    if not job.final or job.decoded is None or not job.decoded.words:
+        return None
+    offset_s = job.audio_from16 / TARGET_RATE_HZ
+    return tuple(w.to_json(offset_s) for w in job.decoded.words)
