@@ -25,7 +25,7 @@ from picomic.outputs.view import LiveView, Meter, PlainView
 from picomic.pipeline import Pipeline, RunResult
 
 HELP = "stream from a board: live level meter, VAD and transcript (the main job)"
-TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "vad", "discontinuity", "device", "end", "error"})
+TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "revision", "vad", "discontinuity", "device", "end", "error"})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

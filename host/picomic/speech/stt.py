@@ -12,8 +12,7 @@ discarded if speech resumes. Without a VAD (`use_vad=False`) it transcribes fixe
 Endpointing (with a VAD that sends `progress` edges): the utterance ends once the silence has lasted
 `sentence_end_ms` if the speculative text ends a sentence (terminal punctuation), else after `open_end_ms`
 (the bounded wait); the VAD's own `end` then only marks its segment. Pieces apart by at most `turn_gap_ms`
-form a turn (`turns.py`): later pieces are decoded with the turn's text as prompt, and a closed turn of several
-pieces is re-decoded whole and emitted as a revision.
+form a turn (`turns.py`): a later piece's final decodes the whole turn and is emitted as a revision.
 
 Settings: `SttSettings` composes what to load (`models.ModelSettings`), how to decode (`decode.DecodeOptions`,
 handed to faster-whisper unchanged) and when to decode (`StreamingPolicy`).
@@ -44,6 +43,7 @@ from picomic.speech.worker import DecodeWorker, Job
 
 __all__ = ["StreamingPolicy", "SttListener", "SttSettings", "load_model"]
 _MS = TARGET_RATE_HZ // 1000  # 16 kHz samples per ms
+_WINDOW = 28 * TARGET_RATE_HZ  # the most audio one decode is given (Whisper sees 30 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +193,7 @@ class SttListener(ConsumerThread):
                 self._ring.append(step.tail)
                 if self._utt is not None:
                     self._final(self._ring.end)
-            self._close_turn()
+            self._turns.close()
             self._ring.reset(step.start16)
             self._utt_from = self._ring.base
         self._ring.anchor(step.start16, chunk.ts_ms)
@@ -244,7 +244,7 @@ class SttListener(ConsumerThread):
         self._utt_from = max(start16 - self._pre_roll, self._ring.base)
         self._stabilizer = PartialStabilizer()
         if not self._turns.continues(start16):
-            self._close_turn()
+            self._turns.close()
             self._turns.open(start16, self._utt_from)
 
     @property
@@ -274,42 +274,30 @@ class SttListener(ConsumerThread):
             if sentence_over or silent >= self._policy.open_end_ms * _MS:
                 self._final(self._onset)
         elif self._utt is None and self._turns.due(position16):
-            self._close_turn()
-
-    def _close_turn(self) -> None:
-        """The open turn is over: re-decode one of several pieces whole (a revision), if Whisper can take it."""
-        turn = self._turns.close()
-        if turn is None or turn.last_end16 is None:
-            return
-        stop = turn.last_end16 + self._policy.end_pad_ms * _MS
-        if stop - turn.from16 > 28 * TARGET_RATE_HZ or turn.from16 < self._ring.base:
-            return  # too long for one Whisper window (or no longer held): the pieces stand
-        job = Job(
-            audio=self._ring.slice(turn.from16, stop),
-            start16=turn.start16,
-            end16=turn.last_end16,
-            voiced_host_ms=self._ring.host_ms(max(turn.last_end16 - 1, self._ring.base)),
-            turn=turn.turn_id,
-            revises=len(turn.pieces),
-            audio_from16=turn.from16,
-        )
-        self.worker.submit(job)
+            self._turns.close()
 
     def _job(self, end16: int, confirmed: bool = True, final: bool = True, pad: bool = True) -> Job:
+        """A decode of the open utterance up to `end16`. A later piece's final decodes its whole turn (a
+        revision) while that fits one Whisper window; otherwise (and for partials) the piece alone, with the
+        turn's text as prompt."""
         start = self._utt if self._utt is not None else self._utt_from
         pad_samples = self._policy.end_pad_ms * _MS if pad and self._uses_vad else 0
         stop = end16 + pad_samples if final else self._ring.end
         turn = self._turns.current if self._uses_vad else None
+        # a later piece whose turn is still held and fits one window: decode the whole turn
+        whole = turn if final and turn and turn.pieces and self._ring.base <= turn.from16 > stop - _WINDOW else None
+        begin = self._utt_from if whole is None else whole.from16
         return Job(
-            audio=self._ring.slice(self._utt_from, stop),
-            start16=start,
+            audio=self._ring.slice(begin, stop),
+            start16=start if whole is None else whole.start16,
             end16=end16 if final else self._ring.end,
             final=final,
             voiced_host_ms=self._ring.host_ms(max(end16 - 1, self._ring.base)),
             confirmed=confirmed,
             turn=None if turn is None else turn.turn_id,
-            context=() if turn is None else tuple(turn.pieces),
-            audio_from16=max(self._utt_from, self._ring.base),
+            context=() if turn is None or whole else tuple(turn.pieces),
+            revises=0 if whole is None else len(whole.pieces),
+            audio_from16=max(begin, self._ring.base),
             stabilizer=None if final else self._stabilizer,
         )
 
@@ -376,6 +364,6 @@ class SttListener(ConsumerThread):
             self._utt = self._utt_from
         if self._utt is not None:
             self._final(self._ring.end)
-        self._close_turn()
+        self._turns.close()
         if not self.worker.wait_idle(max(0.0, deadline - time.monotonic()) + 1.0):
             self._emit(ErrorEvent("speech-to-text: pending decodes did not finish before exit"))

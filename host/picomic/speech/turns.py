@@ -1,11 +1,12 @@
 """Turns: utterances apart by short pauses, kept together so a pause inside a sentence loses no context.
 
 A turn opens with an utterance (a *piece*) and stays open while the next piece starts within `gap_samples`
-of the last one's end (and the turn spans less than `max_samples`). Each later piece is decoded with the
-turn's earlier text as its prompt (`Job.context`), and its final goes out as fast as any other. When the turn
-closes (the pause outgrew the gap, the stream ended or restarted) a turn of two or more pieces is decoded
-again as one piece, and that text goes out as a `TranscriptRevision` replacing the turn's finals
-(docs/events.md). `best_finals` applies revisions to a list of events: what a transcript file holds.
+of the last one's end (and the turn spans less than `max_samples`). The first piece's final is a plain final;
+each later piece's final decodes the whole turn so far — one decode per piece, as without turns: Whisper's
+cost is the 30 s window, not the words — and goes out as a `TranscriptRevision` replacing the turn's earlier
+finals (docs/events.md). A piece that would push the turn past one Whisper window is decoded alone with the
+turn's text as prompt (`Job.context`). `best_finals` applies revisions to a list of events: what a transcript
+file holds.
 
 Only the SttListener thread touches a TurnTracker.
 """
@@ -67,10 +68,9 @@ class TurnTracker:
         t = self.current
         return t is not None and t.last_end16 is not None and position16 - t.last_end16 > self.gap_samples
 
-    def close(self) -> Turn | None:
-        """End the open turn; returns it when it has two or more pieces (worth a revision)."""
-        t, self.current = self.current, None
-        return t if t is not None and len(t.pieces) >= 2 and t.last_end16 is not None else None
+    def close(self) -> None:
+        """End the open turn (the pause outgrew the gap, the stream ended or restarted)."""
+        self.current = None
 
     @property
     def keep_from(self) -> int | None:

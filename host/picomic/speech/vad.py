@@ -120,7 +120,10 @@ class StreamingVad:
 
     @property
     def decided(self) -> int:
-        """16 kHz position up to which every edge is decided (the end of the last complete window)."""
+        """16 kHz position up to which every edge is decided: the end of the last complete window, or the start
+        of a candidate segment not yet confirmed (its `start` edge, if it comes, will be at that position)."""
+        if self._in_speech and not self._confirmed:
+            return self._seg_start
         return self._window_start
 
     def reset(self, position: int = 0) -> None:

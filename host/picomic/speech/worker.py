@@ -139,7 +139,7 @@ class DecodeWorker:
 
     def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
-        context = " ".join(j.text for j in job.context if j.text) or None
+        context = _context_text(job.context)
         try:
             decoded = decode(self._model, job.audio, self._options, context)
         except Exception as exc:  # a broken model must not kill the pipeline silently
@@ -175,6 +175,14 @@ class DecodeWorker:
             self._emit(Transcript(text, False, start_s, end_s, None, stable_chars=stable))
         else:
             self._emit(Transcript(job.text, job.final, start_s, end_s, latency, job.turn if job.final else None, words))
+
+
+def _context_text(jobs: tuple[Job, ...]) -> str | None:
+    """The turn's text before a piece: the last revision (a whole-turn text) and the finals after it."""
+    texts: list[str] = []
+    for j in jobs:
+        texts = [j.text] if j.revises else [*texts, j.text]
+    return " ".join(t for t in texts if t) or None
 
 
 def _words(job: Job) -> tuple[dict[str, object], ...] | None:

@@ -1,0 +1,52 @@
+"""Endpointing from the speculative text (speech/endpoint.py, SttListener) with the real model: an utterance
+whose text ends a sentence ends after sentence_end_ms of silence, any other waits up to open_end_ms."""
+
+from __future__ import annotations
+
+import pytest
+from picomic.bus.events import Transcript
+from picomic.speech.endpoint import ends_sentence
+from picomic.speech.stt import StreamingPolicy, SttSettings
+from speech_support import RATE_HZ, set_entry, set_path, speech_events
+
+# Same settings for both files: end 200 ms after a sentence end, else wait up to 1.3 s; no turns (one final
+# per utterance, so the segmentation shows).
+TEXT_DRIVEN = SttSettings(policy=StreamingPolicy(sentence_end_ms=200, open_end_ms=1300, turn_gap_ms=0))
+FIXED_WAIT = SttSettings(policy=StreamingPolicy(sentence_end_ms=1300, open_end_ms=1300, turn_gap_ms=0))
+
+
+@pytest.mark.parametrize(
+    ("text", "ends"),
+    [
+        ("The package should be delivered.", True),
+        ("Is it ready?", True),
+        ('He said "stop!"', True),
+        ("Before we start the meeting...", False),
+        ("Before we start the meeting…", False),
+        ("please make sure", False),
+        ("tonight,", False),
+        ("", False),
+    ],
+)
+def test_ends_sentence(text: str, ends: bool) -> None:
+    assert ends_sentence(text) is ends
+
+
+def _finals(name: str, settings: SttSettings) -> list[Transcript]:
+    return [x for x in speech_events(set_path(name), settings) if isinstance(x, Transcript) and x.final]
+
+
+def test_a_sentence_end_before_a_pause_ends_the_utterance_there() -> None:
+    e = set_entry("p3_package")  # "The package should be delivered." 1.2 s pause "sometime between ..."
+    first_end = e["sentences"][0]["segments"][0][1] / RATE_HZ
+    finals = _finals("p3_package", TEXT_DRIVEN)
+    assert len(finals) == 2 and finals[0].text.endswith(".")
+    assert abs(finals[0].end_s - first_end) <= 0.1
+    assert len(_finals("p3_package", FIXED_WAIT)) == 1  # the 1.2 s pause is shorter than the fixed wait
+
+
+def test_text_that_does_not_end_a_sentence_waits_out_the_pauses() -> None:
+    # "Before we start the meeting..." 0.7 s "please make sure" 1.0 s "that your microphones are muted."
+    finals = _finals("p5_muted", TEXT_DRIVEN)
+    assert len(finals) == 1, [t.text for t in finals]
+    assert "muted" in finals[0].text.lower()
