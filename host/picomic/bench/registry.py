@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from picomic.bench import device, emulated, faults, host, report, sim, soak, stt, wire
+from picomic.bench import device, emulated, faults, host, report, sim, soak, stt, stt_set, wire
 from picomic.bench.report import Figure, Result, Target
 from picomic.errors import ConfigError, PicomicError
 
@@ -227,6 +227,12 @@ ENTRIES: list[Entry] = [
             Figure("wer_sim_over_batch_points", "  simulated path − batch, WER points", "pt", Target("<=", 1.0)),
             Figure("wer_extra_errors", "  streaming − batch word errors", "words", Target("<=", 2), digits=0),
         ),
+    ),
+    Entry(
+        "stt-set",
+        "harder speech set: turns and revisions vs before, batch WER, latency, noise, CPU, long file",
+        stt_set.bench,
+        stt_set.figures(),
     ),
     Entry(
         "faults",
