@@ -81,8 +81,14 @@ class TranscriptRevision(_JsonEvent):
     start_s: float
     end_s: float
     latency_ms: float | None
-    """Emission − host capture time of the turn's last voiced sample (it waits for the turn to close)."""
+    """Emission − host capture time of the last voiced sample of the turn's latest utterance."""
     words: tuple[dict[str, object], ...] | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out = _JsonEvent.to_json(self)
+        if out["words"] is None:
+            del out["words"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
