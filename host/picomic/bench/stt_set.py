@@ -33,6 +33,7 @@ from picomic.bench.stt import DEFAULT_FIXTURES, load_manifest, wer_counts
 from picomic.bus.audiobus import AudioBus
 from picomic.bus.events import Event, Transcript, TranscriptRevision
 from picomic.bus.status import PipelineStatus
+from picomic.speech.batched import transcribe_batched
 from picomic.speech.decode import decode_text
 from picomic.speech.stt import SttListener, SttSettings, load_model
 from picomic.speech.transcribe import feed_chunks, transcribe_file
@@ -217,8 +218,12 @@ def _long_file(
         t0 = time.perf_counter()
         finals = transcribe_file(path, s, model=model)
         elapsed = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        batched = transcribe_batched(path, s, model=model)
+        batched_s = time.perf_counter() - t0
     errors, words = wer_counts([ref], [" ".join(t.text for t in finals)])
     rt_errors, _ = wer_counts([ref], [" ".join(realtime[n] for n in names)])
+    b_errors, _ = wer_counts([ref], [" ".join(t.text for t in batched)])
     return {
         "audio_s": round(len(pcm) / TARGET_RATE_HZ, 1),
         "errors": errors,
@@ -227,6 +232,9 @@ def _long_file(
         "words": words,
         "wer_pct": round(100.0 * errors / max(words, 1), 2),
         "x_realtime": round(len(pcm) / TARGET_RATE_HZ / elapsed, 1),
+        "batched_errors": b_errors,
+        "batched_minus_streaming_words": b_errors - errors,
+        "batched_x_realtime": round(len(pcm) / TARGET_RATE_HZ / batched_s, 1),
     }
 
 
@@ -253,12 +261,15 @@ def bench(quick: bool) -> dict[str, Any]:
         set_long_minus_realtime_words=abs(long["minus_realtime_words"]),
         set_long_wer_pct=long["wer_pct"],
         set_long_x_realtime=long["x_realtime"],
+        set_batched_minus_streaming_words=long["batched_minus_streaming_words"],
+        set_batched_x_realtime=long["batched_x_realtime"],
     )
     return out
 
 
 def figures() -> tuple[Figure, ...]:
     """The figures of the `stt-set` bench entry."""
+
     def lat(key: str, label: str, q: int, target: Target | None = None) -> Figure:
         return Figure(key, label, "ms", target, over="finals", stat=q, digits=0, name=f"{key}_p{q}")
 
@@ -282,4 +293,6 @@ def figures() -> tuple[Figure, ...]:
         Figure("set_long_minus_realtime_words", "transcribe − real time, ~3 min", "words", LE1, "exact", digits=0),
         Figure("set_long_wer_pct", "  transcribe WER on the concatenated set", "%", over="exact", digits=2),
         Figure("set_long_x_realtime", "  transcribe speed", "× real time", over="exact", digits=1),
+        Figure("set_batched_minus_streaming_words", "--batched − streaming errors", "words", LE1, "exact", digits=0),
+        Figure("set_batched_x_realtime", "  transcribe --batched speed", "× real time", over="exact", digits=1),
     )  # fmt: skip
