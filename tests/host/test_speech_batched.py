@@ -16,6 +16,7 @@ from speech_support import RATE_HZ, set_entry, set_path, whisper_model
 NAMES = ("p1_train", "u3_plants", "p5_muted", "s1_show")
 
 
+@pytest.mark.slow
 def test_batched_file_transcription_matches_the_streaming_path(tmp_path: Path) -> None:
     parts = []
     for name in NAMES:

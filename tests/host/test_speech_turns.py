@@ -19,8 +19,8 @@ def _policy(**kw: Any) -> SttSettings:
 
 
 def test_a_paused_sentence_is_one_turn_revised_to_the_whole_sentence() -> None:
-    e = set_entry("p5_muted")  # pauses of 0.7 and 1.0 s; the last piece alone reads "now your microphone is unmuted"
-    events = speech_events(set_path("p5_muted"))
+    e = set_entry("p2_desk")  # "If you need anything else tonight," 0.5 s "just call the front desk" 0.9 s "and ..."
+    events = speech_events(set_path("p2_desk"))
     finals = [x for x in events if isinstance(x, Transcript) and x.final]
     revisions = [x for x in events if isinstance(x, TranscriptRevision)]
     assert len(finals) == 1 and revisions, events  # later pieces come as revisions of the first piece's turn

@@ -342,6 +342,8 @@ class SttListener(ConsumerThread):
             if now_ms - self._last_partial_ms >= s.partials_interval_ms and self.worker.idle:
                 self._last_partial_ms = now_ms
                 self.worker.submit(self._job(ring.end, final=False))
+        if self._utt is None and self._turns.due(self._heard):  # also without progress edges: bounded ring
+            self._turns.close()
         keep = ring.end if self._turns.keep_from is None else self._turns.keep_from  # an open turn's audio
         if self._utt is not None or not self._uses_vad:
             ring.trim(min(self._utt_from, keep))
