@@ -130,6 +130,7 @@ SPECS = (
     ),
 )
 NOISE_SECONDS = 2.0
+BABBLE_SEED = 13  # the committed n3_babble; tools/guard_check.py makes others
 BABBLE_TEXTS = (
     "The committee will review every application before the end of the month.",
     "Fresh bread and vegetables are sold at the market on Saturday mornings.",
@@ -235,7 +236,7 @@ def add_noise_floor(samples: np.ndarray, dbfs: float) -> np.ndarray:
 
 def babble(voices: Voices, n: int, dbfs: float) -> np.ndarray:
     """Speech-like noise with no words: TTS streams reversed, cut in 0.25 s pieces, shuffled, summed."""
-    rng = np.random.default_rng(13)
+    rng = np.random.default_rng(BABBLE_SEED)
     piece = RATE_HZ // 4
     total = np.zeros(n, np.float64)
     for i, text in enumerate(BABBLE_TEXTS):
