@@ -3,7 +3,10 @@ whose text ends a sentence ends after sentence_end_ms of silence, any other wait
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import soundfile as sf
 from picomic.bus.events import Transcript
 from picomic.speech.endpoint import ends_sentence
 from picomic.speech.stt import StreamingPolicy, SttSettings
@@ -50,3 +53,14 @@ def test_text_that_does_not_end_a_sentence_waits_out_the_pauses() -> None:
     finals = _finals("p5_muted", TEXT_DRIVEN)
     assert len(finals) == 1, [t.text for t in finals]
     assert "muted" in finals[0].text.lower()
+
+
+def test_a_stream_ending_inside_a_pause_ends_the_utterance_at_its_onset(tmp_path: Path) -> None:
+    e = set_entry("p5_muted")
+    _, end = e["sentences"][0]["segments"][1]  # "... please make sure": no sentence end, STT waits up to 1.3 s
+    pcm, _ = sf.read(set_path("p5_muted"), dtype="int16")
+    path = tmp_path / "cut.wav"
+    sf.write(path, pcm[: end + 600 * RATE_HZ // 1000], RATE_HZ)  # the stream stops 0.6 s into the pause
+    finals = [x for x in speech_events(path, TEXT_DRIVEN) if isinstance(x, Transcript) and x.final]
+    assert len(finals) == 1 and "make sure" in finals[0].text.lower()
+    assert abs(finals[0].end_s - end / RATE_HZ) <= 0.1  # not the stream's end

@@ -192,7 +192,7 @@ class SttListener(ConsumerThread):
             if step.tail is not None:
                 self._ring.append(step.tail)
                 if self._utt is not None:
-                    self._final(self._ring.end)
+                    self._final(self._ring.end if self._onset is None else self._onset)
             self._turns.close()
             self._ring.reset(step.start16)
             self._utt_from = self._ring.base
@@ -364,8 +364,8 @@ class SttListener(ConsumerThread):
         self._handle_edges(at_eos=True)
         if not self._uses_vad and self._ring.end - self._utt_from >= 300 * _MS:
             self._utt = self._utt_from
-        if self._utt is not None:
-            self._final(self._ring.end)
+        if self._utt is not None:  # still in a pause STT was waiting out: the utterance ended at its onset
+            self._final(self._ring.end if self._onset is None else self._onset)
         self._turns.close()
         if not self.worker.wait_idle(max(0.0, deadline - time.monotonic()) + 1.0):
             self._emit(ErrorEvent("speech-to-text: pending decodes did not finish before exit"))
