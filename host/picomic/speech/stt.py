@@ -66,7 +66,7 @@ class StreamingPolicy:
     """Audio kept while idle (must exceed the VAD's lag + pre-roll + min_speech)."""
     flush_timeout_s: float = 15.0
     """End of stream: how long to wait for the VAD and the pending decodes."""
-    sentence_end_ms: int = 200
+    sentence_end_ms: int = 400
     """Silence that ends an utterance whose speculative text ends a sentence (. ? !)."""
     open_end_ms: int = 1000
     """Silence that ends any utterance (the bounded wait when the text does not end a sentence)."""
