@@ -60,6 +60,7 @@ class Tally:
     refs: list[str] = field(default_factory=list)
     hyps: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    per_file_ms: dict[str, list[float]] = field(default_factory=dict)
     uncovered: int = 0
     unpaused_finals: list[int] = field(default_factory=list)
     noise_texts: list[str] = field(default_factory=list)
@@ -127,6 +128,7 @@ def _tally(tally: Tally, entry: dict[str, Any], events: list[Event], emitted_ms:
     tally.hyps.append(text)
     lat, missing = _latencies(entry, events, emitted_ms)
     tally.latencies_ms += lat
+    tally.per_file_ms[entry["file"]] = [round(x, 1) for x in lat]
     tally.uncovered += missing
     if entry["kind"] == "unpaused":  # a revision is the final of a later piece: both count
         tally.unpaused_finals.append(len(finals) + sum(isinstance(e, TranscriptRevision) for e in events))
@@ -169,6 +171,7 @@ def _summary(t: Tally) -> dict[str, Any]:
         "p50_ms": round(percentile(t.latencies_ms, 50), 1),
         "p95_ms": round(percentile(t.latencies_ms, 95), 1),
         "latencies_ms": [round(x, 1) for x in sorted(t.latencies_ms)],
+        "per_file_ms": t.per_file_ms,
         "uncovered_sentences": t.uncovered,
         "unpaused_finals": t.unpaused_finals,
         "noise_finals": len(t.noise_texts),
@@ -194,7 +197,7 @@ def run(quick: bool = False, settings: SttSettings | None = None) -> dict[str, A
     out: dict[str, Any] = {name: _summary(t) for name, t in tallies.items()}
     refs, hyps = batch_hyps(model, s, files)
     errors, words = wer_counts(refs, hyps)
-    out["batch"] = {"wer_pct": round(100.0 * errors / max(words, 1), 2), "errors": errors, "words": words}
+    out["batch"] = {"wer_pct": round(100.0 * errors / max(words, 1), 2), "errors": errors, "words": words, "hyps": hyps}
     speech = [f for f in files if f["kind"] != "noise"]
     realtime = dict(zip([f["file"] for f in speech], tallies["ours"].hyps, strict=True))
     out["long_file"] = _long_file(model, s, files, realtime, 60.0 if quick else LONG_FILE_S)
