@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from picomic.bus.events import Transcript
+from picomic.bus.events import Transcript, TranscriptRevision
 from picomic.speech.endpoint import ends_sentence
 from picomic.speech.stt import StreamingPolicy, SttSettings
 from speech_support import RATE_HZ, set_entry, set_path, speech_events
@@ -64,3 +64,16 @@ def test_a_stream_ending_inside_a_pause_ends_the_utterance_at_its_onset(tmp_path
     finals = [x for x in speech_events(path, TEXT_DRIVEN) if isinstance(x, Transcript) and x.final]
     assert len(finals) == 1 and "make sure" in finals[0].text.lower()
     assert abs(finals[0].end_s - end / RATE_HZ) <= 0.1  # not the stream's end
+
+
+@pytest.mark.slow
+def test_finals_depend_on_sample_positions_only() -> None:
+    """Real-time pace and file mode (VAD running ahead) give the same finals and revisions (DECISIONS 42)."""
+
+    def shape(events: list[Transcript | TranscriptRevision]) -> list[tuple[str, str, float, float]]:
+        finals = [e for e in events if isinstance(e, TranscriptRevision) or e.final]
+        return [(type(e).__name__, e.text, e.start_s, e.end_s) for e in finals]
+
+    live = speech_events(set_path("p2_desk"), realtime=True)
+    fast = speech_events(set_path("p2_desk"), realtime=False)
+    assert shape(live) == shape(fast) and len(shape(fast)) >= 2
