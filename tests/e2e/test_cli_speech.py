@@ -40,8 +40,10 @@ def test_listen_transcript_file_holds_revisions(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     kinds = [x["type"] for x in lines if x["type"] in ("transcript", "revision")]
-    assert kinds == ["transcript", "revision"]  # "When the train finally arrived." 0.6 s "everyone on the ..."
-    (final,) = (x for x in lines if x["type"] == "transcript")
+    # "When the train finally arrived." 0.6 s "everyone on the ...": each piece a final, then the turn revised
+    assert kinds == ["transcript", "transcript", "revision"]
+    first, second = (x for x in lines if x["type"] == "transcript")
     (revision,) = (x for x in lines if x["type"] == "revision")
-    assert revision["replaces"] == 1 and revision["turn"] == final["turn"]
+    assert revision["pieces"] == 2 and revision["turn"] == first["turn"] == second["turn"]
+    assert "train" not in str(second["text"]).lower() and "cheer" in str(second["text"]).lower()
     assert "train" in str(revision["text"]).lower() and "cheer" in str(revision["text"]).lower()

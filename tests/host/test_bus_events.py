@@ -29,14 +29,14 @@ SAMPLE_VALUES: dict[str, object] = {
     "message": "board unplugged",
     "fields": {"frames": 10, "listeners": {}},
     "turn": 3,
-    "replaces": 2,
+    "pieces": 2,
     "words": ({"word": "hello", "start_s": 0.5, "end_s": 0.9, "p": 0.98},),
     "stable_chars": 5,
 }
 
 REQUIRED_KEYS = {
     "transcript": {"text", "final", "start_s", "end_s", "latency_ms"},
-    "revision": {"text", "turn", "replaces", "start_s", "end_s", "latency_ms"},
+    "revision": {"text", "turn", "pieces", "start_s", "end_s", "latency_ms"},
     "vad": {"event", "t_s"},
     "device": {"fw", "proto", "uid"},
     "error": {"message"},

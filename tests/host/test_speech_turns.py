@@ -9,6 +9,7 @@ import pytest
 from picomic.bench.stt import wer_counts
 from picomic.bus.events import Transcript, TranscriptRevision
 from picomic.speech.stt import StreamingPolicy, SttSettings
+from picomic.speech.textalign import tail_after
 from picomic.speech.transcribe import transcribe_file
 from picomic.speech.turns import best_finals
 from speech_support import RATE_HZ, SET, set_entry, set_manifest, set_path, speech_events, whisper_model
@@ -23,9 +24,11 @@ def test_a_paused_sentence_is_one_turn_revised_to_the_whole_sentence() -> None:
     events = speech_events(set_path("p2_desk"))
     finals = [x for x in events if isinstance(x, Transcript) and x.final]
     revisions = [x for x in events if isinstance(x, TranscriptRevision)]
-    assert len(finals) == 1 and revisions, events  # later pieces come as revisions of the first piece's turn
-    assert {x.turn for x in revisions} == {finals[0].turn}
-    assert [r.replaces for r in revisions] == list(range(1, len(revisions) + 1))
+    assert revisions and len(finals) == len(revisions) + 1, events  # every piece once; later ones revise the turn
+    assert {x.turn for x in finals + revisions} == {finals[0].turn}  # type: ignore[operator]
+    assert [r.pieces for r in revisions] == list(range(2, len(revisions) + 2))
+    plain = " ".join(t.text for t in finals).lower()  # a client reading only finals gets each piece's words once
+    assert plain.count("tonight") == 1 and "maria" in plain
     sentence = e["sentences"][0]
     last = revisions[-1]
     assert abs(last.start_s - sentence["start_sample"] / RATE_HZ) <= 0.1
@@ -86,3 +89,21 @@ def test_no_first_or_last_word_is_clipped_on_the_set() -> None:
             ref = norm(sentence["text"]).split()
             missing += [(e["file"], w) for w in (ref[0], ref[-1]) if w not in hyp]
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "tail"),
+    [
+        (
+            "If you need anything else tonight.",
+            "If you need anything else tonight, just call the desk.",
+            "just call the desk.",
+        ),
+        ("The package should be delivered.", "The package should be delivered. Sometime at noon.", "Sometime at noon."),
+        ("And so am I fellow America.", "And so my fellow Americans, ask not.", "Americans, ask not."),
+        ("", "Hello there.", "Hello there."),
+        ("Good morning everyone.", "Good morning everyone.", ""),
+    ],
+)
+def test_tail_after_gives_the_new_words_of_a_turn(before: str, after: str, tail: str) -> None:
+    assert tail_after(before, after) == tail

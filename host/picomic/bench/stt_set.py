@@ -11,7 +11,7 @@ hits both alike): with today's settings (`ours`) and with settings that reproduc
   batch baseline: faster-whisper on each whole sentence (its speech ± 300 ms) with the same model and options;
 - end of speech → the first final covering it (a segment final or a revision whose end lies within 250 ms of
   the sentence's true last sample), measured from the capture time of that true last sample;
-- finals and revisions per unpaused sentence; finals with text on the noise-only files; process CPU seconds per
+- finals per unpaused sentence; finals with text on the noise-only files; process CPU seconds per
   audio second;
 - `transcribe` on the set concatenated to ~3 minutes (file mode) against the real-time runs' text.
 """
@@ -130,8 +130,8 @@ def _tally(tally: Tally, entry: dict[str, Any], events: list[Event], emitted_ms:
     tally.latencies_ms += lat
     tally.per_file_ms[entry["file"]] = [round(x, 1) for x in lat]
     tally.uncovered += missing
-    if entry["kind"] == "unpaused":  # a revision is the final of a later piece: both count
-        tally.unpaused_finals.append(len(finals) + sum(isinstance(e, TranscriptRevision) for e in events))
+    if entry["kind"] == "unpaused":  # every piece has one final (a later piece also a revision of its turn)
+        tally.unpaused_finals.append(len(finals))
 
 
 def batch_hyps(model: Any, settings: SttSettings, files: list[dict[str, Any]]) -> tuple[list[str], list[str]]:

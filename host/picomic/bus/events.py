@@ -71,13 +71,13 @@ class Transcript(_JsonEvent):
 
 @dataclass(frozen=True, slots=True)
 class TranscriptRevision(_JsonEvent):
-    """The best text of a whole turn, decoded as one piece: it replaces the turn's `replaces` earlier finals."""
+    """The best text of a whole turn, decoded as one piece: it replaces every earlier final of the turn."""
 
     type: ClassVar[str] = "revision"
     text: str
     turn: int
-    replaces: int
-    """How many finals of this turn (all of them) the text replaces."""
+    pieces: int
+    """How many utterances of the turn the text covers (2 for the first revision)."""
     start_s: float
     end_s: float
     latency_ms: float | None

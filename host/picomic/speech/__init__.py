@@ -6,7 +6,7 @@ Whisper model lookup and loading (`models`), the decode options and call (`decod
 (`ring`), the decode worker thread (`worker`), stable partials (`stable`), the sentence-end test of the
 endpoint (`endpoint`), turns and revisions (`turns`), the streaming STT listener and its settings (`stt`) and
 file transcription (`transcribe`, `batched`). Import direction inside: edges, frontend, decode, models, ring,
-stable, endpoint ← worker ← turns ← stt ← transcribe, batched; vad ← transcribe, batched; vad and stt never
+stable, endpoint, textalign ← worker ← turns ← stt ← transcribe, batched; vad ← transcribe, batched; vad and stt never
 import each other.
 
 It may import `picomic.bus`, `picomic.audio` and `picomic.errors` (plus faster-whisper, onnxruntime,

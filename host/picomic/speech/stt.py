@@ -12,7 +12,8 @@ discarded if speech resumes. Without a VAD (`use_vad=False`) it transcribes fixe
 Endpointing (with a VAD that sends `progress` edges): the utterance ends once the silence has lasted
 `sentence_end_ms` if the speculative text ends a sentence (terminal punctuation), else after `open_end_ms`
 (the bounded wait); the VAD's own `end` then only marks its segment. Pieces apart by at most `turn_gap_ms`
-form a turn (`turns.py`): a later piece's final decodes the whole turn and is emitted as a revision.
+form a turn (`turns.py`): a later piece's final decodes the whole turn; it is emitted as the piece's final and
+a revision of the turn.
 
 Settings: `SttSettings` composes what to load (`models.ModelSettings`), how to decode (`decode.DecodeOptions`,
 handed to faster-whisper unchanged) and when to decode (`StreamingPolicy`).
@@ -295,8 +296,9 @@ class SttListener(ConsumerThread):
             voiced_host_ms=self._ring.host_ms(max(end16 - 1, self._ring.base)),
             confirmed=confirmed,
             turn=None if turn is None else turn.turn_id,
-            context=() if turn is None or whole else tuple(turn.pieces),
+            context=() if turn is None else tuple(turn.pieces),
             revises=0 if whole is None else len(whole.pieces),
+            piece_start16=start,
             audio_from16=max(begin, self._ring.base),
             stabilizer=None if final else self._stabilizer,
         )

@@ -3,10 +3,10 @@
 A turn opens with an utterance (a *piece*) and stays open while the next piece starts within `gap_samples`
 of the last one's end (and the turn spans less than `max_samples`). The first piece's final is a plain final;
 each later piece's final decodes the whole turn so far — one decode per piece, as without turns: Whisper's
-cost is the 30 s window, not the words — and goes out as a `TranscriptRevision` replacing the turn's earlier
-finals (docs/events.md). A piece that would push the turn past one Whisper window is decoded alone with the
-turn's text as prompt (`Job.context`). `best_finals` applies revisions to a list of events: what a transcript
-file holds.
+cost is the 30 s window, not the words — and goes out twice: the piece's own words as a plain final and the
+whole text as a `TranscriptRevision` replacing the turn's earlier finals (docs/events.md). A piece that
+would push the turn past one Whisper window is decoded alone with the turn's text as prompt (`Job.context`).
+`best_finals` applies revisions to a list of events: what a transcript file holds.
 
 Only the SttListener thread touches a TurnTracker.
 """

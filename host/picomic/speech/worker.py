@@ -4,7 +4,8 @@ The worker is one thread that runs decode jobs in order (finals stay in stream o
 objects whose flags are guarded by the worker's lock. A speculative job starts unconfirmed: the worker keeps
 its text until the listener confirms it (the silence held: emit) or cancels it (speech resumed: discard).
 A job of a later piece of a turn reads the texts of the turn's earlier pieces as its prompt (`context`: they
-were queued before it, so they are decoded by then); a revision job (`revises` > 0) re-decodes a whole turn.
+were queued before it, so they are decoded by then); a revision job (`revises` > 0) re-decodes a whole turn
+and emits the piece's own words (`textalign.tail_after`) as a final, then the whole text as a revision.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from picomic.bus.events import ErrorEvent, Event, Transcript, TranscriptRevision
 from picomic.bus.status import PipelineStatus
 from picomic.speech.decode import Decoded, DecodeOptions, decode
 from picomic.speech.stable import PartialStabilizer
+from picomic.speech.textalign import tail_after
 
 
 @dataclass(eq=False)
@@ -42,9 +44,11 @@ class Job:
     text: str = ""
     turn: int | None = None
     context: tuple[Job, ...] = ()
-    """Earlier finals of the same turn: their texts are this decode's prompt."""
+    """Earlier finals of the same turn: their texts are this decode's prompt (a revision's: what it revises)."""
     revises: int = 0
     """> 0: a whole-turn re-decode, emitted as a TranscriptRevision replacing this many finals."""
+    piece_start16: int = 0
+    """A revision's own piece: where it starts (its new words also go out as a plain final from here)."""
     audio_from16: int = 0
     """Timeline position of `audio[0]` (word timestamps are placed from it)."""
     stabilizer: PartialStabilizer | None = None
@@ -139,7 +143,7 @@ class DecodeWorker:
 
     def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
-        context = _context_text(job.context)
+        context = None if job.revises else _context_text(job.context)
         try:
             decoded = decode(self._model, job.audio, self._options, context)
         except Exception as exc:  # a broken model must not kill the pipeline silently
@@ -169,7 +173,10 @@ class DecodeWorker:
         start_s, end_s = job.start16 / TARGET_RATE_HZ, job.end16 / TARGET_RATE_HZ
         words = _words(job)
         if job.revises and job.turn is not None:
-            self._emit(TranscriptRevision(job.text, job.turn, job.revises, start_s, end_s, latency, words))
+            piece = tail_after(_context_text(job.context) or "", job.text)  # this piece's words, for plain readers
+            if piece:
+                self._emit(Transcript(piece, True, job.piece_start16 / TARGET_RATE_HZ, end_s, latency, job.turn))
+            self._emit(TranscriptRevision(job.text, job.turn, job.revises + 1, start_s, end_s, latency, words))
         elif job.stabilizer is not None:
             text, stable = job.stabilizer.update(job.text)
             self._emit(Transcript(text, False, start_s, end_s, None, stable_chars=stable))
