@@ -41,3 +41,49 @@ def whisper_model() -> Any:
 def white_noise(seconds: float, amplitude: float = 0.1, seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.clip(rng.standard_normal(int(seconds * RATE_HZ)) * amplitude * 32768, -32768, 32767).astype(np.int16)
+
+
+SET = FIXTURES / "speechset"
+"""The harder set (tools/make_speech_set.py): paused/unpaused sentences, a noisy session, noise-only files."""
+
+
+@functools.cache
+def set_manifest() -> dict[str, Any]:
+    return json.loads((SET / "manifest.json").read_text())  # type: ignore[no-any-return]
+
+
+def set_entry(name: str) -> dict[str, Any]:
+    return next(e for e in set_manifest()["files"] if e["file"].startswith(name))
+
+
+def set_path(name: str) -> Path:
+    return SET / set_entry(name)["file"]
+
+
+def speech_events(path: Path, settings: Any = None, realtime: bool = False, model: Any = None) -> list[Any]:
+    """Every Transcript and TranscriptRevision of one file through the real bus → VAD → STT path."""
+    import threading
+
+    from picomic.bus.audiobus import AudioBus
+    from picomic.bus.events import Event, Transcript, TranscriptRevision
+    from picomic.speech.stt import SttListener
+    from picomic.speech.transcribe import feed_chunks
+    from picomic.speech.vad import VadListener
+
+    pcm, rate = sf.read(path, dtype="int16")
+    bus, found, lock = AudioBus(), [], threading.Lock()
+
+    def emit(event: Event) -> None:
+        if isinstance(event, Transcript | TranscriptRevision):
+            with lock:
+                found.append(event)
+
+    vad = VadListener(bus, None, emit)
+    stt = SttListener(bus, settings, emit, vad=vad, model=model if model is not None else whisper_model())
+    vad.start()
+    stt.start()
+    feed_chunks(bus, np.asarray(pcm, np.int16), rate, chunk_ms=20, realtime=realtime)
+    vad.finish(10.0)
+    stt.finish(60.0)
+    assert stt.error is None and vad.error is None
+    return found

@@ -11,11 +11,12 @@ import pytest
 import soundfile as sf
 from picomic.bench.stt import wer_counts
 from picomic.bus.audiobus import AudioBus
-from picomic.bus.events import Event, Transcript
+from picomic.bus.events import Event, Transcript, TranscriptRevision
 from picomic.bus.status import PipelineStatus
 from picomic.speech.decode import DecodeOptions
 from picomic.speech.stt import StreamingPolicy, SttListener, SttSettings
 from picomic.speech.transcribe import feed_chunks, transcribe_file
+from picomic.speech.turns import best_finals
 from picomic.speech.vad import VadListener, VadSettings
 from speech_support import FIXTURES, RATE_HZ, load_pcm, manifest, whisper_model, white_noise
 
@@ -36,10 +37,15 @@ def test_fixture_transcripts_match_the_expected_words() -> None:
 
 def test_utterances_split_at_a_long_pause_with_stream_times() -> None:
     e = next(x for x in manifest()["files"] if x["pause_ms"] > 1000)
-    found = transcribe_file(FIXTURES / e["file"], model=whisper_model())
+    no_turns = SttSettings(policy=StreamingPolicy(turn_gap_ms=0))
+    found = transcribe_file(FIXTURES / e["file"], no_turns, model=whisper_model())
     assert len(found) == 2
     for t, (first, end) in zip(found, e["segments"], strict=True):
         assert abs(t.start_s - first / RATE_HZ) <= 0.1 and abs(t.end_s - end / RATE_HZ) <= 0.1
+    (turn,) = transcribe_file(FIXTURES / e["file"], model=whisper_model())  # a 1.2 s pause: one turn
+    assert abs(turn.start_s - e["segments"][0][0] / RATE_HZ) <= 0.1
+    assert abs(turn.end_s - e["segments"][-1][1] / RATE_HZ) <= 0.1
+    assert "morning" in turn.text.lower() and "update" in turn.text.lower()
 
 
 @pytest.mark.parametrize("use_vad", [True, False])
@@ -61,13 +67,13 @@ def test_no_vad_mode_transcribes_fixed_windows() -> None:
     assert "raspberry pi" in text and "microphone" in text
 
 
-def _live(pcm: np.ndarray, settings: SttSettings, realtime: bool) -> tuple[list[Transcript], PipelineStatus]:
+def _live(pcm: np.ndarray, settings: SttSettings, realtime: bool) -> tuple[list[Event], PipelineStatus]:
     bus, status = AudioBus(), PipelineStatus()
-    found: list[Transcript] = []
+    found: list[Event] = []
     lock = threading.Lock()
 
     def emit(event: Event) -> None:
-        if isinstance(event, Transcript):
+        if isinstance(event, (Transcript, TranscriptRevision)):
             with lock:
                 found.append(event)
 
@@ -85,7 +91,7 @@ def _live(pcm: np.ndarray, settings: SttSettings, realtime: bool) -> tuple[list[
 def test_real_time_final_latency_counts_from_the_last_voiced_sample() -> None:
     """Live pace: latency >= the silence window, and the speculative decode hides most of the decode."""
     found, status = _live(load_pcm("utt4"), SttSettings(), realtime=True)
-    finals = [t for t in found if t.final]
+    finals = [t for t in found if isinstance(t, Transcript) and t.final]
     assert len(finals) == 1 and "breeze" in finals[0].text.lower()
     latency = finals[0].latency_ms
     assert latency is not None
@@ -95,7 +101,8 @@ def test_real_time_final_latency_counts_from_the_last_voiced_sample() -> None:
 
 def test_end_of_stream_mid_utterance_still_emits_the_last_transcript() -> None:
     pcm = load_pcm("utt2")[: int(2.5 * RATE_HZ)]  # cut inside the sentence: no trailing silence
-    found, _ = _live(pcm, SttSettings(policy=StreamingPolicy(partials_interval_ms=None)), realtime=False)
+    events, _ = _live(pcm, SttSettings(policy=StreamingPolicy(partials_interval_ms=None)), realtime=False)
+    found = best_finals(events)  # a pause inside may split it into pieces: their turn's revision is one final
     assert len(found) == 1 and found[0].final
     assert "kitchen" in found[0].text.lower()
     assert found[0].end_s == pytest.approx(len(pcm) / RATE_HZ, abs=0.05)

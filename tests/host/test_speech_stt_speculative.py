@@ -55,6 +55,7 @@ def _setup(
         with lock:
             found.append(event)
 
+    kw.setdefault("turn_gap_ms", 0)  # one final per utterance here; turns are test_speech_turns.py's
     settings = SttSettings(policy=StreamingPolicy(end_pad_ms=0, **kw))
     stt = SttListener(bus, settings, emit, status, model=model)
     stt.start()

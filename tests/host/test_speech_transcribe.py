@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from picomic.speech.stt import StreamingPolicy
 from picomic.speech.transcribe import transcribe_file
 from speech_support import RATE_HZ, entry, load_pcm, whisper_model
 
 pytestmark = pytest.mark.slow
 NAMES = ("utt1", "utt2", "utt3", "utt4", "utt5")
 GAP_S = 1.5
-SPLIT_MS = 500  # VadSettings' minimum silence: a longer pause inside a fixture ends its first final
+SPLIT_MS = StreamingPolicy().turn_gap_ms  # a longer pause inside a fixture ends its first final (turn)
 
 
 def _final_starts(name: str) -> list[int]:

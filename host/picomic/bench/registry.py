@@ -16,7 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from picomic.bench import boards, device, emulated, faults, host, remote_asr, report, sim, soak, stages, stt, web, wire
+from picomic.bench import (
+    boards,
+    device,
+    emulated,
+    faults,
+    host,
+    remote_asr,
+    report,
+    sim,
+    soak,
+    stages,
+    stt,
+    stt_set,
+    web,
+    wire,
+)
 from picomic.bench.report import Figure, Result, Target
 from picomic.errors import ConfigError, PicomicError
 
@@ -235,6 +250,12 @@ ENTRIES: list[Entry] = [
         "N simulated boards at once with local STT: most boards with final p95 <= 1.5 s and 0 bus drops",
         boards.run,
         boards.figures(),
+    ),
+    Entry(
+        "stt-set",
+        "harder speech set: turns and revisions vs before, batch WER, latency, noise, CPU, long file",
+        stt_set.bench,
+        stt_set.figures(),
     ),
     Entry(
         "faults",

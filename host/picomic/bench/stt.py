@@ -29,12 +29,13 @@ from picomic.audio.files import read_audio
 from picomic.audio.resample import TARGET_RATE_HZ
 from picomic.bench.report import percentile
 from picomic.bus.audiobus import AudioBus
-from picomic.bus.events import Event, Transcript
+from picomic.bus.events import Event, Transcript, TranscriptRevision
 from picomic.bus.status import PipelineStatus
 from picomic.errors import ConfigError
 from picomic.speech.decode import decode_text
 from picomic.speech.stt import SttListener, SttSettings, load_model
 from picomic.speech.transcribe import feed_chunks, transcribe_file
+from picomic.speech.turns import best_finals
 from picomic.speech.vad import VadListener, VadSettings
 from picomic.stages.chain import add_stages, speech_stream
 from picomic.stages.processors import Processor
@@ -125,12 +126,12 @@ def _through_simulated_board(
     from picomic.sim.board import SimBoard
 
     pipeline = Pipeline()
-    finals: list[Transcript] = []
+    events: list[Event] = []
 
     class Finals:
         def on_event(self, event: Event) -> None:
-            if isinstance(event, Transcript) and event.final:
-                finals.append(event)
+            if isinstance(event, Transcript | TranscriptRevision):
+                events.append(event)
 
         def refresh(self) -> None:
             pass
@@ -146,7 +147,7 @@ def _through_simulated_board(
         result = pipeline.run(source)
     if not result.reason.startswith("end:"):
         raise ConfigError(f"the simulated board did not reach the end of {path.name}: {result.reason}")
-    return finals, pipeline.status.snapshot()
+    return best_finals(events), pipeline.status.snapshot()
 
 
 def bare_decode_ms(model: Any, settings: SttSettings, fixtures: Path = DEFAULT_FIXTURES, runs: int = 3) -> float:

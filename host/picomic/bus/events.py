@@ -55,6 +55,41 @@ class Transcript(_JsonEvent):
     """Stream-timeline seconds of the utterance end."""
     latency_ms: float | None
     """Final: host time of emission − host capture time of the last voiced sample; None for partials."""
+    turn: int | None = None
+    """Finals: the turn (utterances apart by short pauses, docs/events.md) this final belongs to."""
+    words: tuple[dict[str, object], ...] | None = None
+    """Finals with word timestamps on: {word, start_s, end_s, p} on the stream timeline."""
+    stable_chars: int | None = None
+    """Partials: the first `stable_chars` characters of `text` stay as they are in every later partial."""
+
+    def to_json(self) -> dict[str, object]:
+        out = _JsonEvent.to_json(self)
+        for key in ("turn", "words", "stable_chars"):  # absent rather than null: the form older clients know
+            if out[key] is None:
+                del out[key]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptRevision(_JsonEvent):
+    """The best text of a whole turn, decoded as one piece: it replaces every earlier final of the turn."""
+
+    type: ClassVar[str] = "revision"
+    text: str
+    turn: int
+    pieces: int
+    """How many utterances of the turn the text covers (2 for the first revision)."""
+    start_s: float
+    end_s: float
+    latency_ms: float | None
+    """Emission − host capture time of the last voiced sample of the turn's latest utterance."""
+    words: tuple[dict[str, object], ...] | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out = _JsonEvent.to_json(self)
+        if out["words"] is None:
+            del out["words"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +180,7 @@ class RemoteAsrEvent(_JsonEvent):
 Event = (
     VadEvent
     | Transcript
+    | TranscriptRevision
     | DeviceInfo
     | Discontinuity
     | StreamEnd
@@ -158,6 +194,7 @@ Event = (
 EVENT_TYPES: tuple[type[Event], ...] = (
     VadEvent,
     Transcript,
+    TranscriptRevision,
     DeviceInfo,
     Discontinuity,
     StreamEnd,

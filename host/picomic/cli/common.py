@@ -134,6 +134,14 @@ def partials_ms(text: str) -> int:
     return value
 
 
+def ms_arg(text: str) -> int:
+    """argparse type: whole milliseconds, 0..60000."""
+    value = int(_number(text, int, "whole number of milliseconds"))
+    if not 0 <= value <= 60_000:
+        raise argparse.ArgumentTypeError(f"must be 0..60000 ms, got {value}")
+    return value
+
+
 def tcp_port(text: str) -> int:
     value = int(_number(text, int, "TCP port number"))
     if not 0 <= value <= 65535:
@@ -191,6 +199,36 @@ def add_speech_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MS",
         help="show partial transcripts during speech every MS milliseconds [1000]",
     )
+    add_turn_arguments(sp)
+
+
+def add_turn_arguments(sp: argparse._ArgumentGroup) -> None:
+    """Endpointing, turns and decoder vocabulary (docs/speech.md "Endpointing and turns")."""
+    d = StreamingPolicy()
+    sp.add_argument(
+        "--end-sentence-ms",
+        type=ms_arg,
+        default=d.sentence_end_ms,
+        metavar="MS",
+        help=f"silence that ends an utterance whose text ends a sentence [{d.sentence_end_ms}]",
+    )
+    sp.add_argument(
+        "--end-max-ms",
+        type=ms_arg,
+        default=d.open_end_ms,
+        metavar="MS",
+        help=f"silence that ends any utterance (the bounded wait) [{d.open_end_ms}]",
+    )
+    sp.add_argument(
+        "--turn-gap-ms",
+        type=ms_arg,
+        default=d.turn_gap_ms,
+        metavar="MS",
+        help=f"pauses up to MS keep a turn open: revised as one text at its end; 0: off [{d.turn_gap_ms}]",
+    )
+    sp.add_argument("--word-timestamps", action="store_true", help="word start/end times on final transcripts")
+    sp.add_argument("--hotwords", metavar="WORDS", help="words the decoder is nudged towards (custom vocabulary)")
+    sp.add_argument("--initial-prompt", metavar="TEXT", help="text the decoder reads as what came before")  # fmt: skip
 
 
 def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
@@ -360,12 +398,28 @@ def exit_code(result: RunResult) -> int:
 
 
 def stt_settings(args: argparse.Namespace, partials_interval_ms: int | None) -> SttSettings:
-    """Speech-to-text settings from `--model`, `--language`, `--no-vad` (and `--partials` where offered)."""
-    return SttSettings(
-        model=ModelSettings(name_or_path=args.model),
-        decode=DecodeOptions(language=args.language),
-        policy=StreamingPolicy(partials_interval_ms=partials_interval_ms, use_vad=not args.no_vad),
-    )
+    """Speech-to-text settings from `--model`, `--language`, `--no-vad`, the turn flags (and `--partials`)."""
+    try:
+        return SttSettings(
+            model=ModelSettings(name_or_path=args.model),
+            decode=DecodeOptions(
+                language=args.language,
+                initial_prompt=args.initial_prompt,
+                hotwords=args.hotwords,
+                word_timestamps=args.word_timestamps,
+            ),
+            policy=StreamingPolicy(
+                partials_interval_ms=partials_interval_ms,
+                use_vad=not args.no_vad,
+                sentence_end_ms=args.end_sentence_ms,
+                open_end_ms=args.end_max_ms,
+                turn_gap_ms=args.turn_gap_ms,
+            ),
+        )
+    except ValueError as exc:  # the settings name what is wrong; the flags are ours
+        raise ConfigError(
+            f"{exc} (--end-sentence-ms <= --end-max-ms <= 5000; --hotwords/--initial-prompt up to 600 characters)"
+        ) from None
 
 
 @contextlib.contextmanager

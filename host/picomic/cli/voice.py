@@ -61,10 +61,13 @@ def check_voice_args(args: argparse.Namespace) -> None:
 
 
 def voice_stt_settings(args: argparse.Namespace, settings: SttSettings) -> SttSettings:
-    """With `--asr-uri`: no partials and no speculative decode (the server sees each utterance once)."""
+    """With `--asr-uri`: no partials, no speculative decode and no turn revisions (the server sees each utterance
+    once: DECISIONS 45)."""
     if args.asr_uri is None:
         return settings
-    return replace(settings, policy=replace(settings.policy, partials_interval_ms=None, speculative=False))
+    return replace(
+        settings, policy=replace(settings.policy, partials_interval_ms=None, speculative=False, turn_gap_ms=0)
+    )
 
 
 def _remote_settings(args: argparse.Namespace) -> RemoteAsrSettings:

@@ -9,7 +9,7 @@ from picomic.bus.events import Event
 from picomic.errors import OutputError
 from picomic.outputs.recorder import JsonlWriter
 
-TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "vad", "discontinuity", "device", "end", "error"})
+TRANSCRIPT_EVENT_TYPES = frozenset({"transcript", "revision", "vad", "discontinuity", "device", "end", "error"})
 """What a `--transcript` file holds (no status lines)."""
 
 

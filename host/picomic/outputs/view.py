@@ -22,7 +22,7 @@ from rich.text import Text
 
 from picomic.bus.audiobus import RAW_STREAM, AudioBus, AudioChunk
 from picomic.bus.consumer import ConsumerThread
-from picomic.bus.events import DeviceInfo, ErrorEvent, StatusEvent, Transcript, VadEvent
+from picomic.bus.events import DeviceInfo, ErrorEvent, StatusEvent, Transcript, TranscriptRevision, VadEvent
 from picomic.bus.text import printable
 
 SPL_AT_0_DBFS = 120.0  # INMP441: -26 dBFS at 94 dB SPL
@@ -128,6 +128,10 @@ class ViewState:
                 self.partial = ""
             else:
                 self.partial = event.text
+        elif isinstance(event, TranscriptRevision):  # the turn's lines give way to its best text
+            kept = [t for t in self.finals if t.turn != event.turn]
+            self.finals.clear()
+            self.finals.extend([*kept, Transcript(event.text, True, event.start_s, event.end_s, None, event.turn)])
 
     def _on_status(self, fields: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -244,6 +248,9 @@ class PlainView:
         self.state.on_event(event)
         if isinstance(event, Transcript) and event.final:
             self._out.write(f"[{event.start_s:7.2f}–{event.end_s:7.2f}] {printable(event.text, 2000)}\n")
+            self._out.flush()
+        elif isinstance(event, TranscriptRevision):  # the turn's best text, replacing its lines above
+            self._out.write(f"[{event.start_s:7.2f}–{event.end_s:7.2f}] (revised) {printable(event.text, 2000)}\n")
             self._out.flush()
         elif isinstance(event, DeviceInfo):
             self._out.write(f"{self.state.board}\n")

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-EdgeKind = Literal["start", "tentative_end", "resume", "end", "closed"]
+EdgeKind = Literal["start", "tentative_end", "resume", "end", "progress", "closed"]
 """start: speech confirmed (at its first window); tentative_end: silence began and held `tentative_end_ms`
 (at the silence onset); resume: speech came back before the end was confirmed; end: the silence held
-`min_silence_ms` (at the onset); closed: the VAD stopped, no edge will follow."""
+`min_silence_ms` (at the onset); progress: the VAD has looked at everything before `sample16` and any edge
+there came before this one (after each block: STT measures silence by it, in stream order, so its endpoint
+decisions depend on sample positions only); closed: the VAD stopped, no edge will follow."""
 
 DEFAULT_PRE_ROLL_MS = 300
 """Audio before a detected start that STT decodes with the segment (the VAD's default `pre_roll_ms`)."""

@@ -9,6 +9,12 @@ End-of-speech latency is silence window + decode (each decode pads to a 30 s win
 before `min_silence_ms` confirms the end — and its text is emitted the moment the end is confirmed, or
 discarded if speech resumes. Without a VAD (`use_vad=False`) it transcribes fixed windows of `window_s`.
 
+Endpointing (with a VAD that sends `progress` edges): the utterance ends once the silence has lasted
+`sentence_end_ms` if the speculative text ends a sentence (terminal punctuation), else after `open_end_ms`
+(the bounded wait); the VAD's own `end` then only marks its segment. Pieces apart by at most `turn_gap_ms`
+form a turn (`turns.py`): a later piece's final decodes the whole turn; it is emitted as the piece's final and
+a revision of the turn.
+
 Settings: `SttSettings` composes what to load (`models.ModelSettings`), how to decode (`decode.DecodeOptions`,
 handed to faster-whisper unchanged) and when to decode (`StreamingPolicy`).
 
@@ -31,9 +37,12 @@ from picomic.bus.events import ErrorEvent, Event
 from picomic.bus.status import PipelineStatus
 from picomic.speech.decode import DecodeOptions
 from picomic.speech.edges import DEFAULT_PRE_ROLL_MS, EdgeSource, SpeechEdge
+from picomic.speech.endpoint import ends_sentence
 from picomic.speech.frontend import Frontend16k
 from picomic.speech.models import EnglishOnlyModelError, ModelSettings, load_whisper
 from picomic.speech.ring import AudioRing
+from picomic.speech.stable import PartialStabilizer
+from picomic.speech.turns import TurnTracker
 from picomic.speech.worker import DecodeWorker, Job, Transcriber
 
 if TYPE_CHECKING:
@@ -41,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StreamingPolicy", "SttListener", "SttSettings", "load_model"]
 _MS = TARGET_RATE_HZ // 1000  # 16 kHz samples per ms
+_WINDOW = 28 * TARGET_RATE_HZ  # the most audio one decode is given (Whisper sees 30 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,12 @@ class StreamingPolicy:
     """Audio kept while idle (must exceed the VAD's lag + pre-roll + min_speech)."""
     flush_timeout_s: float = 15.0
     """End of stream: how long to wait for the VAD and the pending decodes."""
+    sentence_end_ms: int = 400
+    """Silence that ends an utterance whose speculative text ends a sentence (. ? !)."""
+    open_end_ms: int = 1000
+    """Silence that ends any utterance (the bounded wait when the text does not end a sentence)."""
+    turn_gap_ms: int = 1500
+    """Pauses up to this keep a turn open (later pieces decoded with its text; a revision at its end); 0: off."""
 
     def __post_init__(self) -> None:
         if self.partials_interval_ms is not None and self.partials_interval_ms < 100:
@@ -71,9 +87,14 @@ class StreamingPolicy:
             raise ValueError(f"max_utterance_s must be 1..28 s (Whisper sees 30 s), got {self.max_utterance_s}")
         if not 1.0 <= self.window_s <= 28.0:
             raise ValueError(f"window_s must be 1..28 s, got {self.window_s}")
-        for name in ("end_pad_ms", "ring_s", "flush_timeout_s"):
+        for name in ("end_pad_ms", "ring_s", "flush_timeout_s", "turn_gap_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"STT {name} must be >= 0, got {getattr(self, name)}")
+        if not self.end_pad_ms <= self.sentence_end_ms <= self.open_end_ms <= 5000:
+            raise ValueError(
+                f"STT needs end_pad_ms <= sentence_end_ms <= open_end_ms <= 5000, got {self.end_pad_ms}, "
+                f"{self.sentence_end_ms}, {self.open_end_ms}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +165,11 @@ class SttListener(ConsumerThread):
         self._utt: int | None = None  # 16 kHz start of the open utterance (VAD edge, before pre-roll)
         self._utt_from = 0  # where its audio begins (pre-roll included; later parts after a split)
         self._spec: Job | None = None
+        self._onset: int | None = None  # silence onset of the open utterance (its tentative end)
+        self._progress = False  # the VAD sends progress edges: STT decides the endpoint itself
+        self._seen16 = 0  # the last progress edge: how far the VAD's decisions have been applied
+        self._turns = TurnTracker(s.policy.turn_gap_ms * _MS, int(s.policy.max_utterance_s * TARGET_RATE_HZ))
+        self._stabilizer = PartialStabilizer()
         self._vad_closed = not self._uses_vad
         self._last_partial_ms = 0.0
         self.error: BaseException | None = None
@@ -177,7 +203,8 @@ class SttListener(ConsumerThread):
             if step.tail is not None:
                 self._ring.append(step.tail)
                 if self._utt is not None:
-                    self._final(self._ring.end)
+                    self._final(self._ring.end if self._onset is None else self._onset)
+            self._turns.close()
             self._ring.reset(step.start16)
             self._utt_from = self._ring.base
         self._ring.anchor(step.start16, chunk.ts_ms)
@@ -194,38 +221,96 @@ class SttListener(ConsumerThread):
                 return
             if not at_eos and needs > self._ring.end:
                 return
+            if edge.kind == "progress" and self._awaits_text(edge.sample16):
+                return  # the endpoint depends on the speculative text: decided once it is decoded
             self._edges.popleft()
             self._apply(edge)
 
     def _apply(self, edge: SpeechEdge) -> None:
-        if edge.kind == "start":
+        if edge.kind in ("start", "resume"):  # a start while STT still waits out a pause is a resume too
             if self._utt is None:
-                self._utt = edge.sample16
-                self._utt_from = max(edge.sample16 - self._pre_roll, self._ring.base)
-        elif edge.kind == "tentative_end":
-            if self._utt is not None and self._policy.speculative:
+                self._open(edge.sample16)
+            else:
                 self._cancel_spec()
-                self._spec = self._job(edge.sample16, confirmed=False)
-                self.worker.submit(self._spec)
-        elif edge.kind == "resume":
-            self._cancel_spec()
-        elif edge.kind == "end":
+                self._onset = None
+        elif edge.kind == "tentative_end":
             if self._utt is not None:
+                self._onset = edge.sample16
+                if self._policy.speculative:
+                    self._cancel_spec()
+                    self._spec = self._job(edge.sample16, confirmed=False)
+                    self.worker.submit(self._spec)
+        elif edge.kind == "end":
+            if self._utt is not None and not self._progress:
                 self._final(edge.sample16)
+        elif edge.kind == "progress":
+            self._progress, self._seen16 = True, edge.sample16
+            self._on_progress(edge.sample16)
         else:  # closed
             self._vad_closed = True
 
+    def _open(self, start16: int) -> None:
+        """Speech starts: a new piece of the open turn, or the first piece of a new one."""
+        self._utt = start16
+        self._utt_from = max(start16 - self._pre_roll, self._ring.base)
+        self._stabilizer = PartialStabilizer()
+        if not self._turns.continues(start16):
+            self._turns.close()
+            self._turns.open(start16, self._utt_from)
+
+    @property
+    def _heard(self) -> int:
+        """Audio whose VAD edges have all been applied (the ring's end without progress edges)."""
+        return min(self._seen16, self._ring.end) if self._progress else self._ring.end
+
+    def _silence_at(self, position16: int) -> int | None:
+        """Samples of silence the open utterance has had at `position16` (None: not in a pause)."""
+        return None if self._utt is None or self._onset is None else position16 - self._onset
+
+    def _awaits_text(self, position16: int) -> bool:
+        """The pause is long enough to end at a sentence end, but the speculative text is still decoding."""
+        silent = self._silence_at(position16)
+        return (
+            silent is not None
+            and self._policy.sentence_end_ms * _MS <= silent < self._policy.open_end_ms * _MS
+            and self._spec is not None
+            and self.worker.result(self._spec) is None
+        )
+
+    def _on_progress(self, position16: int) -> None:
+        silent = self._silence_at(position16)
+        if silent is not None and self._onset is not None:
+            text = None if self._spec is None else self.worker.result(self._spec)
+            sentence_over = silent >= self._policy.sentence_end_ms * _MS and text is not None and ends_sentence(text)
+            if sentence_over or silent >= self._policy.open_end_ms * _MS:
+                self._final(self._onset)
+        elif self._utt is None and self._turns.due(position16):
+            self._turns.close()
+
     def _job(self, end16: int, confirmed: bool = True, final: bool = True, pad: bool = True) -> Job:
+        """A decode of the open utterance up to `end16`. A later piece's final decodes its whole turn (a
+        revision) while that fits one Whisper window; otherwise (and for partials) the piece alone, with the
+        turn's text as prompt."""
         start = self._utt if self._utt is not None else self._utt_from
         pad_samples = self._policy.end_pad_ms * _MS if pad and self._uses_vad else 0
         stop = end16 + pad_samples if final else self._ring.end
+        turn = self._turns.current if self._uses_vad else None
+        # a later piece whose turn is still held and fits one window: decode the whole turn
+        whole = turn if final and turn and turn.pieces and self._ring.base <= turn.from16 > stop - _WINDOW else None
+        begin = self._utt_from if whole is None else whole.from16
         return Job(
-            audio=self._ring.slice(self._utt_from, stop),
-            start16=start,
+            audio=self._ring.slice(begin, stop),
+            start16=start if whole is None else whole.start16,
             end16=end16 if final else self._ring.end,
             final=final,
             voiced_host_ms=self._ring.host_ms(max(end16 - 1, self._ring.base)),
             confirmed=confirmed,
+            turn=None if turn is None else turn.turn_id,
+            context=() if turn is None else tuple(turn.pieces),
+            revises=0 if whole is None else len(whole.pieces),
+            piece_start16=start,
+            audio_from16=max(begin, self._ring.base),
+            stabilizer=None if final else self._stabilizer,
         )
 
     def _final(self, end16: int, pad: bool = True) -> None:
@@ -233,13 +318,16 @@ class SttListener(ConsumerThread):
         spec, self._spec = self._spec, None
         if spec is not None and spec.end16 == end16:
             self.worker.confirm(spec)
+            self._turns.add_piece(spec, end16)
         else:
             if spec is not None:
                 self.worker.cancel(spec)
             job = self._job(end16, pad=pad)
             if len(job.audio) >= 100 * _MS:
                 self.worker.submit(job)
+                self._turns.add_piece(job, end16)
         self._utt = None
+        self._onset = None
         self._utt_from = end16
 
     def _cancel_spec(self) -> None:
@@ -255,9 +343,10 @@ class SttListener(ConsumerThread):
             while ring.end - self._utt_from >= window:
                 self._utt = self._utt_from
                 self._final(self._utt_from + window)
-        elif self._utt is not None and ring.end - self._utt_from > s.max_utterance_s * TARGET_RATE_HZ:
+        elif self._utt is not None and self._heard - self._utt_from > s.max_utterance_s * TARGET_RATE_HZ:
             self._cancel_spec()
-            split = ring.quietest(ring.end - 3 * TARGET_RATE_HZ, ring.end)
+            self._onset = None
+            split = ring.quietest(self._heard - 3 * TARGET_RATE_HZ, self._heard)
             self._final(split, pad=False)
             self._utt = self._utt_from = split
         if self._utt is not None and s.partials_interval_ms is not None:
@@ -265,12 +354,15 @@ class SttListener(ConsumerThread):
             if now_ms - self._last_partial_ms >= s.partials_interval_ms and self.worker.idle:
                 self._last_partial_ms = now_ms
                 self.worker.submit(self._job(ring.end, final=False))
+        if self._utt is None and self._turns.due(self._heard):  # also without progress edges: bounded ring
+            self._turns.close()
+        keep = ring.end if self._turns.keep_from is None else self._turns.keep_from  # an open turn's audio
         if self._utt is not None or not self._uses_vad:
-            ring.trim(self._utt_from)
+            ring.trim(min(self._utt_from, keep))
         else:  # idle: keep enough for a late start edge plus its pre-roll — counted from where the VAD is, which
             # in file mode may run seconds behind this listener (each has its own queue)
             seen = ring.end if self._vad is None else min(ring.end, self._vad.position16)
-            ring.trim(seen - int(s.ring_s * TARGET_RATE_HZ))
+            ring.trim(min(seen - int(s.ring_s * TARGET_RATE_HZ), keep))
 
     def _finish(self) -> None:
         """End of stream: take the VAD's last edges, finalize what is open, wait for the decodes."""
@@ -284,7 +376,8 @@ class SttListener(ConsumerThread):
         self._handle_edges(at_eos=True)
         if not self._uses_vad and self._ring.end - self._utt_from >= 300 * _MS:
             self._utt = self._utt_from
-        if self._utt is not None:
-            self._final(self._ring.end)
+        if self._utt is not None:  # still in a pause STT was waiting out: the utterance ended at its onset
+            self._final(self._ring.end if self._onset is None else self._onset)
+        self._turns.close()
         if not self.worker.wait_idle(max(0.0, deadline - time.monotonic()) + 1.0):
             self._emit(ErrorEvent("speech-to-text: pending decodes did not finish before exit"))

@@ -17,9 +17,10 @@ import numpy as np
 from picomic.audio.files import read_audio
 from picomic.audio.resample import TARGET_RATE_HZ
 from picomic.bus.audiobus import RAW_STREAM, AudioBus, AudioChunk
-from picomic.bus.events import ErrorEvent, Event, Transcript
+from picomic.bus.events import ErrorEvent, Event, Transcript, TranscriptRevision
 from picomic.errors import ConfigError
 from picomic.speech.stt import SttListener, SttSettings
+from picomic.speech.turns import best_finals
 from picomic.speech.vad import VadListener, VadSettings
 
 __all__ = ["feed_chunks", "transcribe_file", "transcribe_pcm"]
@@ -34,9 +35,10 @@ def transcribe_file(
     model: Any = None,
     chunk_ms: int = 32,
 ) -> list[Transcript]:
-    """Final transcripts of an audio file, through the same bus → VAD → STT path, as fast as possible.
-
-    `use_vad` None: `settings.policy.use_vad`. Latency is meaningless here and reported as None.
+    """Final transcripts of an audio file, through the same bus → VAD → STT path, as fast as possible, with
+    revisions applied (`turns.best_finals`: a turn of several pieces is one final). The speculative decode
+    stays on: the endpoint depends on its text (and only on sample positions, so the finals are the real-time
+    path's). `use_vad` None: `settings.policy.use_vad`. Latency is meaningless here and reported as None.
     """
     pcm = read_audio(path)
     return transcribe_pcm(pcm, settings, vad_settings, use_vad=use_vad, model=model, chunk_ms=chunk_ms, name=str(path))
@@ -67,18 +69,16 @@ def transcribe_pcm(
     flush_s = s.policy.flush_timeout_s + len(pcm) / TARGET_RATE_HZ
     s = replace(
         s,
-        policy=replace(
-            s.policy, speculative=False, partials_interval_ms=None, use_vad=use_vad, flush_timeout_s=flush_s
-        ),
+        policy=replace(s.policy, partials_interval_ms=None, use_vad=use_vad, flush_timeout_s=flush_s),
     )
-    found: list[Transcript] = []
+    found: list[Event] = []
     errors: list[str] = []
 
     def collect(event: Event) -> None:
         if on_event is not None:
             on_event(event)
-        if isinstance(event, Transcript) and event.final:
-            found.append(replace(event, latency_ms=None))
+        if isinstance(event, (Transcript, TranscriptRevision)):
+            found.append(event)
         elif isinstance(event, ErrorEvent):
             errors.append(event.message)
 
@@ -94,7 +94,7 @@ def transcribe_pcm(
     stt.join(s.policy.flush_timeout_s + 5.0)
     if errors:
         raise ConfigError(f"transcribing {name} failed: {errors[0]}")
-    return sorted(found, key=lambda t: t.start_s)
+    return [replace(t, latency_ms=None) for t in best_finals(found)]
 
 
 def feed_chunks(bus: AudioBus, pcm: np.ndarray, rate_hz: int, *, chunk_ms: int = 32, realtime: bool = False) -> None:

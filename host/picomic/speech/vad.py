@@ -118,6 +118,14 @@ class StreamingVad:
         """16 kHz timeline position just after the last sample fed (including a partial window)."""
         return self._window_start + len(self._pending)
 
+    @property
+    def decided(self) -> int:
+        """16 kHz position up to which every edge is decided: the end of the last complete window, or the start
+        of a candidate segment not yet confirmed (its `start` edge, if it comes, will be at that position)."""
+        if self._in_speech and not self._confirmed:
+            return self._seg_start
+        return self._window_start
+
     def reset(self, position: int = 0) -> None:
         """Forget model state and hysteresis; the next sample fed sits at `position` (16 kHz timeline)."""
         self._h = np.zeros(_STATE_SHAPE, np.float32)
@@ -268,6 +276,7 @@ class VadListener(ConsumerThread):
             self._vad.reset(step.start16)
         for block in step.blocks:
             self._deliver(self._vad.process(block))
+            self._deliver([SpeechEdge("progress", self._vad.decided)])
 
     def _deliver(self, edges: list[SpeechEdge]) -> None:
         for edge in edges:

@@ -115,8 +115,9 @@ class WakeGate:
             self._forward(e)
 
     def _route(self, edge: SpeechEdge) -> list[SpeechEdge]:
-        """The edges to pass on for `edge` (lock held)."""
-        if edge.kind == "closed":
+        """The edges to pass on for `edge` (lock held). `progress` (how far the VAD has heard) and `closed` always
+        go through: they open nothing."""
+        if edge.kind in ("closed", "progress"):
             return [edge]
         if edge.kind == "start":
             return self._start(edge)

@@ -7,6 +7,10 @@ whose speech ended first goes first (the longest-waiting listener: first to stop
 otherwise workers take turns (round robin); a worker never has two jobs in flight. Jobs are plain objects
 whose flags are guarded by the pool's lock. A speculative job starts unconfirmed: the worker keeps its text
 until the listener confirms it (the silence held: emit) or cancels it (speech resumed: discard).
+A job of a later piece of a turn reads the texts of the turn's earlier pieces as its prompt (`context`: they
+were queued before it, so they are decoded by then); a revision job (`revises` > 0) re-decodes a whole turn
+and emits the piece's own words (`textalign.tail_after`) as a final, then the whole text as a revision.
+With a `transcriber` (a remote speech server) jobs are texts from it instead of decodes of the model.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import Any
 import numpy as np
 
 from picomic.audio.resample import TARGET_RATE_HZ
-from picomic.bus.events import ErrorEvent, Event, Transcript
+from picomic.bus.events import ErrorEvent, Event, Transcript, TranscriptRevision
 from picomic.bus.status import PipelineStatus
-from picomic.speech.decode import DecodeOptions, decode_text
+from picomic.speech.decode import Decoded, DecodeOptions, decode
+from picomic.speech.stable import PartialStabilizer
+from picomic.speech.textalign import tail_after
 
 Transcriber = Callable[[np.ndarray], str]
 """16 kHz float32 audio → text: the local model by default, or e.g. a remote Wyoming ASR server."""
@@ -45,6 +51,18 @@ class Job:
     done: bool = False
     emitted: bool = False
     text: str = ""
+    turn: int | None = None
+    context: tuple[Job, ...] = ()
+    """Earlier finals of the same turn: their texts are this decode's prompt (a revision's: what it revises)."""
+    revises: int = 0
+    """> 0: a whole-turn re-decode, emitted as a TranscriptRevision replacing this many finals."""
+    piece_start16: int = 0
+    """A revision's own piece: where it starts (its new words also go out as a plain final from here)."""
+    audio_from16: int = 0
+    """Timeline position of `audio[0]` (word timestamps are placed from it)."""
+    stabilizer: PartialStabilizer | None = None
+    """Partials: the utterance's committed words."""
+    decoded: Decoded | None = None
 
 
 class DecodePool:
@@ -134,7 +152,7 @@ class DecodeWorker:
         pool: DecodePool | None = None,
     ) -> None:
         self._model, self._options, self._emit, self._status = model, options, emit, status
-        self._transcribe = transcriber or (lambda audio16: decode_text(self._model, audio16, self._options))
+        self._transcriber = transcriber
         self._own_pool = pool is None
         self._pool = pool if pool is not None else DecodePool()
         self._cond = self._pool.cond
@@ -203,6 +221,11 @@ class DecodeWorker:
         if ready:
             self._deliver(job)
 
+    def result(self, job: Job) -> str | None:
+        """The job's text once decoded (None before)."""
+        with self._cond:
+            return job.text if job.done else None
+
     def wait_idle(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         with self._cond:
@@ -235,17 +258,22 @@ class DecodeWorker:
 
     def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
+        context = None if job.revises else _context_text(job.context)
         try:
-            text = self._transcribe(job.audio)
+            if self._transcriber is not None:
+                decoded = Decoded(self._transcriber(job.audio))
+            else:
+                decoded = decode(self._model, job.audio, self._options, context)
         except Exception as exc:  # a broken model must not kill the pipeline silently
-            text = ""
+            decoded = Decoded("")
             self._emit(ErrorEvent(f"speech-to-text decode failed: {exc}"))
+        text = decoded.text
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
         if self._status is not None:
             self._status.set("inference_time_ms", elapsed_ms)
         with self._cond:
             self.decodes += 1
-            job.text, job.done = text, True
+            job.text, job.decoded, job.done = text, decoded, True
             ready = job.confirmed and not job.cancelled and not job.emitted
             job.emitted = job.emitted or ready
             self._busy = None
@@ -261,4 +289,31 @@ class DecodeWorker:
         latency = None
         if job.final and job.voiced_host_ms is not None:
             latency = time.monotonic() * 1000.0 - job.voiced_host_ms
-        self._emit(Transcript(job.text, job.final, job.start16 / TARGET_RATE_HZ, job.end16 / TARGET_RATE_HZ, latency))
+        start_s, end_s = job.start16 / TARGET_RATE_HZ, job.end16 / TARGET_RATE_HZ
+        words = _words(job)
+        if job.revises and job.turn is not None:
+            piece = tail_after(_context_text(job.context) or "", job.text)  # this piece's words, for plain readers
+            if piece:
+                self._emit(Transcript(piece, True, job.piece_start16 / TARGET_RATE_HZ, end_s, latency, job.turn))
+            self._emit(TranscriptRevision(job.text, job.turn, job.revises + 1, start_s, end_s, latency, words))
+        elif job.stabilizer is not None:
+            text, stable = job.stabilizer.update(job.text)
+            self._emit(Transcript(text, False, start_s, end_s, None, stable_chars=stable))
+        else:
+            self._emit(Transcript(job.text, job.final, start_s, end_s, latency, job.turn if job.final else None, words))
+
+
+def _context_text(jobs: tuple[Job, ...]) -> str | None:
+    """The turn's text before a piece: the last revision (a whole-turn text) and the finals after it."""
+    texts: list[str] = []
+    for j in jobs:
+        texts = [j.text] if j.revises else [*texts, j.text]
+    return " ".join(t for t in texts if t) or None
+
+
+def _words(job: Job) -> tuple[dict[str, object], ...] | None:
+    """The final's words on the stream timeline (None without word timestamps)."""
+    if not job.final or job.decoded is None or not job.decoded.words:
+        return None
+    offset_s = job.audio_from16 / TARGET_RATE_HZ
+    return tuple(w.to_json(offset_s) for w in job.decoded.words)
