@@ -1,7 +1,8 @@
 """The web view in a real headless Chromium (Debian's chromium driven by playwright), fed by `picomic listen
 --web` with the simulated board playing a speech fixture in real time: the page shows the final transcript, a
 moving meter, a spectrogram that is not blank and a clean link; it reconnects by itself when the server
-restarts. The page as it looks then is saved to docs/web-view.png (shown in the README)."""
+restarts. The page as it looks then is saved as a PNG: to docs/web-view.png (shown in the README) with
+PICOMIC_UPDATE_DOCS=1, else in the test's temporary folder (a test run leaves the checkout as it was)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-SCREENSHOT = ROOT / "docs" / "web-view.png"
+DOCS_SCREENSHOT = ROOT / "docs" / "web-view.png"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -138,7 +139,7 @@ def _sample_until_final(page: Any, timeout_s: float) -> tuple[set[str], list[flo
     raise AssertionError(f"no final transcript on the page within {timeout_s} s")
 
 
-def test_the_page_shows_what_a_simulated_board_hears(listen, page) -> None:
+def test_the_page_shows_what_a_simulated_board_hears(listen, page, tmp_path: Path) -> None:
     name = "utt2_lights.flac"
     run = listen("--sim", str(FIXTURES / name), "--web", "0", "--partials")
     url = run.url()
@@ -176,8 +177,9 @@ def test_the_page_shows_what_a_simulated_board_hears(listen, page) -> None:
         "(n) => +document.querySelector('.board').dataset.levelUpdates > n", arg=levels_before + 5, timeout=20_000
     )  # a function, not a string: the page's CSP forbids eval
     page.wait_for_timeout(700)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    shot = DOCS_SCREENSHOT if os.environ.get("PICOMIC_UPDATE_DOCS") == "1" else tmp_path / "web-view.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
     assert 50 <= float(page.text_content("[data-field=frames_per_s]") or 0) <= 120  # counted afresh, not across runs
     assert again.wait(60) == 0, "".join(again.err)
     assert words(page.text_content(".transcript .final .text") or "") == words(fixture_text(name))  # kept
