@@ -6,7 +6,8 @@ stereo; frames of 10 ms unless said) one stream of `seconds` of emulated audio
 
 - CPU load: the share of emulated time the core was not sleeping in WFI/WFE (the harness's busy/sleep counters);
 - device→host bytes per emulated second (everything the host decoded);
-- RAM at START: the device's own `gc.mem_free()` (STATS) idle minus while streaming (ring + the real I2S ibuf);
+- RAM at START: the device's own `gc.mem_free()` (STATS) idle before the first START (no ring held yet: STOP
+  keeps a ring for the next START) minus while streaming (ring + the real I2S ibuf);
 - I2S overruns flagged, device ring drops and frames lost on the wire; the emulation speed (emulated/wall).
 
 A mode the firmware refuses on this chip (START answers an error) is reported as refused, not measured. The UF2
@@ -77,7 +78,10 @@ def images() -> tuple[Path, Path]:
     return uf2, bootrom
 
 
-def _stream(board: EmulatedBoard, settings: StartSettings, seconds: float) -> dict[str, Any]:
+def _stream(
+    board: EmulatedBoard, settings: StartSettings, seconds: float, baseline: dict[str, object]
+) -> dict[str, Any]:
+    """One mode's stream; `baseline` holds the idle STATS of the first mode's (filled on the first call)."""
     status = PipelineStatus()
     session = _Session([])
     router = session.router = FrameRouter(AudioBus(status), status, on_frame=session.on_frame)
@@ -86,7 +90,8 @@ def _stream(board: EmulatedBoard, settings: StartSettings, seconds: float) -> di
         request_info(ser, board.port)
         ser.write(encode_command("STATS"))
         _read_for(ser, session, 0.5)
-        idle = session.stats[-1] if session.stats else {}
+        if not baseline and session.stats:
+            baseline.update(session.stats[-1])
         before = board.clock_us()
         busy0 = board.stats() or {}
         try:
@@ -99,7 +104,7 @@ def _stream(board: EmulatedBoard, settings: StartSettings, seconds: float) -> di
         _read_for(ser, session, 1.0)
     finally:
         ser.close()
-    return _figures(status, session, idle, (before, after), (busy0, busy1))
+    return _figures(status, session, baseline, (before, after), (busy0, busy1))
 
 
 def _stream_for(ser: Any, session: _Session, router: FrameRouter, samples: float) -> None:
@@ -161,9 +166,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         board = EmulatedBoard(uf2, bootrom, "noise:-30dBFS", seed=3, flash_path=root / "pico.flash", fresh=True)
         with board:
             ensure_firmware(board.port)
+            baseline: dict[str, object] = {}
             for name, settings in MODES:
                 try:
-                    out["modes"][name] = _stream(board, settings, seconds)
+                    out["modes"][name] = _stream(board, settings, seconds, baseline)
                 except PicomicError as exc:
                     out["modes"][name] = {"error": str(exc)}
     finally:
