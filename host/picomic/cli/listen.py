@@ -11,17 +11,15 @@ from picomic.cli import listen_boards
 from picomic.cli.boards import fill_board_id
 from picomic.cli.common import (
     add_source_arguments,
-    add_speech_arguments,
     board_count,
     check_source_args,
     exit_code,
     open_source,
     run_source,
     seconds_arg,
-    speech_flag_advice,
-    stt_settings,
     tcp_port,
 )
+from picomic.cli.speechopts import add_speech_arguments, speech_flag_advice, stt_settings
 from picomic.cli.stageopts import add_pipeline_stages, add_stage_arguments, processors
 from picomic.cli.voice import add_voice_arguments, check_voice_args, remote_transcriber, voice_stt_settings, wake_gate
 from picomic.cli.webopts import add_web_arguments, start_web

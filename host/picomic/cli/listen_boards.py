@@ -17,7 +17,8 @@ from typing import Any
 
 from picomic.boards import Board, BoardSet
 from picomic.cli.boards import BoardSpec, board_source, board_specs, check_per_board_path, per_board_path
-from picomic.cli.common import RUNNING, check_source_args, flag_hint, run_source, speech_flag_advice, stt_settings
+from picomic.cli.common import RUNNING, check_source_args, flag_hint, run_source
+from picomic.cli.speechopts import speech_flag_advice, stt_settings
 from picomic.cli.webopts import web_view
 from picomic.errors import PicomicError
 from picomic.outputs.boardsview import BoardsView

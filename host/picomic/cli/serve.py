@@ -22,10 +22,10 @@ from picomic.cli.common import (
     open_source,
     run_source,
     seconds_arg,
-    speech_flag_advice,
     tcp_port,
 )
 from picomic.cli.config import apply_config, settable_actions
+from picomic.cli.speechopts import speech_flag_advice
 from picomic.cli.voice import require_wyoming
 from picomic.cli.webopts import add_web_arguments, web_view
 from picomic.errors import ConfigError

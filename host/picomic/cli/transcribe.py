@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from picomic.bus.events import Transcript
-from picomic.cli.common import add_speech_arguments, speech_flag_advice, stt_settings
+from picomic.cli.speechopts import add_speech_arguments, speech_flag_advice, stt_settings
 from picomic.errors import ConfigError
 from picomic.outputs.recorder import JsonlWriter
 
