@@ -305,8 +305,12 @@ class App:
         return chips.true_rate(self.clk, chips.pio_div256(self.clk, rate, self.nearest))
 
     def stats(self):
+        # mem_free after a collection while idle (what is really free, for a RAM-at-START figure); while
+        # streaming without one (a collection stalls the loop), which counts the replies' own garbage as used.
         cap = self.cap
         ring = self.ring
+        if not self.streaming:
+            gc.collect()
         return {
             "streaming": self.streaming, "epochs": self.epochs,
             "frames": cap.frames if cap else 0, "dropped": ring.total_dropped if ring else 0,
