@@ -15,7 +15,7 @@ MODES = {
 }
 # From a rate on, START needs frames of at least this length (rate Hz, frame_ms): the work per frame is fixed
 # (one wake, one read, a header and CRC set-up, the writes' calls), and at 48 kHz with 10 ms frames it took
-# 75 % of the emulated RP2040, with 20 ms frames under 70 % (docs/performance.md).
+# 73 % of the emulated RP2040, with 20 ms frames 67 % (docs/performance.md).
 LONG_FRAMES = {"RP2040": (44100, 20)}
 WDT_MAX_MS = {"RP2040": 8388, "RP2350": 16777}  # ports/rp2/machine_wdt.c
 
