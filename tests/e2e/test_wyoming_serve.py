@@ -14,7 +14,7 @@ import soundfile as sf
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
-from wyoming_proc import FIXTURES, Proc, serve
+from wyoming_proc import FIXTURES, Proc, free_port, serve, wait_listening
 from wyoming_support import run, transcribe, words
 
 
@@ -87,3 +87,27 @@ def test_the_asr_service_transcribes_for_the_wyoming_client(procs: list[Proc]) -
     p.proc.send_signal(signal.SIGTERM)
     assert p.proc.wait(30) == 128 + signal.SIGTERM
     assert "Wyoming asr: connections=1" in "".join(p.err)
+
+
+def test_several_boards_get_a_mic_service_each_on_ports_counting_up(procs: list[Proc]) -> None:
+    # DECISIONS 44: board 0 on the port given, board 1 on the next; each streams its own board, sample-exact
+    files = [FIXTURES / "utt1_box.flac", FIXTURES / "utt2_lights.flac"]
+    base = free_port()
+    procs.append(p := serve("--mic-port", str(base), "--sim", str(files[0]), "--sim", str(files[1]), "--json"))
+    for port in (base, base + 1):
+        wait_listening(port, proc=p)
+
+    async def both() -> list[tuple[Info, list[AudioChunk], bool]]:
+        return list(await asyncio.gather(_record(base), _record(base + 1)))
+
+    for (info, chunks, _), src in zip(run(both(), 90), files, strict=True):
+        pcm, _ = sf.read(src, dtype="int16")
+        assert chunks and info.mic[0].mic_format.rate == 16000
+        for chunk in chunks:
+            at = (chunk.timestamp or 0) * 16
+            got = np.frombuffer(chunk.audio, dtype="<i2")
+            assert np.array_equal(got, pcm[at : at + len(got)]), f"{src.name}: chunk at {at} differs"
+    assert p.proc.wait(60) == 0
+    events = [json.loads(line) for line in list(p.out.queue)]
+    assert {e.get("board_id") for e in events if e["type"] == "device"} == {"utt1_box", "utt2_lights"}
+    assert any(f"Wyoming mic of utt2_lights on tcp://127.0.0.1:{base + 1}" in line for line in p.err)

@@ -66,9 +66,9 @@ def run(args: argparse.Namespace, add_speech: SpeechSetup) -> int:
         ]
         stack.enter_context(web_view(args, [(b.pipeline, b.board_id) for b in boards]))
         board_set = BoardSet(boards, shared=[view] if view is not None else [])
-        with view or contextlib.nullcontext(), _running(board_set):
+        with view or contextlib.nullcontext(), running(board_set):
             board_set.run()
-    return _report(boards)
+    return report(boards)
 
 
 def _shared_speech(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Any, Any]:
@@ -101,7 +101,7 @@ def _board(
 ) -> Board:
     """One board's consumers on its pipeline (recorder, speech with the shared model and pool, meter) and the
     outputs of its events."""
-    board = Board(spec.board_id, spec.index, pipeline, lambda: _stream(args, spec, pipeline))
+    board = Board(spec.board_id, spec.index, pipeline, lambda: stream_board(args, spec, pipeline))
     record = per_board_path(args.record, spec.board_id)
     if record:
         pipeline.add_consumer(
@@ -121,7 +121,8 @@ def _board(
     return board
 
 
-def _stream(args: argparse.Namespace, spec: BoardSpec, pipeline: Pipeline) -> RunResult:
+def stream_board(args: argparse.Namespace, spec: BoardSpec, pipeline: Pipeline) -> RunResult:
+    """One board's stream (in its thread): its source opened, the pipeline run on it, the source closed."""
     with board_source(args, spec, pipeline) as source:
         return run_source(args, pipeline, source)
 
@@ -138,7 +139,7 @@ def _start_metrics(
 
 
 @contextlib.contextmanager
-def _running(board_set: BoardSet) -> Iterator[None]:
+def running(board_set: BoardSet) -> Iterator[None]:
     """A stop signal ends every board (`picomic.cli` asks what is in RUNNING)."""
     RUNNING.append(board_set)
     try:
@@ -147,7 +148,7 @@ def _running(board_set: BoardSet) -> Iterator[None]:
         RUNNING.remove(board_set)
 
 
-def _report(boards: list[Board]) -> int:
+def report(boards: list[Board]) -> int:
     """One line per failed board on stderr; the exit status of the first failure (1 for a non-picomic one)."""
     failed = [b for b in boards if b.error is not None or (b.result is not None and b.result.reason == "error")]
     for b in failed:

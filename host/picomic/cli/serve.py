@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from picomic.bus.events import ErrorEvent, Event
 from picomic.cli.common import (
     add_source_arguments,
+    board_count,
     check_source_args,
     exit_code,
     open_source,
@@ -91,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     streams = args.mic_port is not None or args.satellite_port is not None
     if streams:
         check_source_args(args)
+        if board_count(args) != 1:
+            from picomic.cli.serve_boards import serve_boards
+
+            return serve_boards(args, _options(args), _ErrorLines)
     pipeline = Pipeline()
     with speech_flag_advice():
         runner = build_services(_options(args), pipeline.bus, pipeline.emit, board_id=_board_id(args))
