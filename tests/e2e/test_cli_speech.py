@@ -47,3 +47,30 @@ def test_listen_transcript_file_holds_revisions(tmp_path: Path) -> None:
     assert revision["pieces"] == 2 and revision["turn"] == first["turn"] == second["turn"]
     assert "train" not in str(second["text"]).lower() and "cheer" in str(second["text"]).lower()
     assert "train" in str(revision["text"]).lower() and "cheer" in str(revision["text"]).lower()
+
+
+def test_transcribe_shows_a_progress_bar_on_a_terminal_only() -> None:
+    # DECISIONS 47: a rich progress bar with the time left on stderr when it is a terminal; nothing when piped
+    import os
+    import pty
+
+    fixture = str(SET / "u3_plants.flac")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*PICOMIC, "transcribe", fixture], stdout=subprocess.PIPE, stderr=follower, env=ENV,
+                            cwd=ROOT, text=True)  # fmt: skip
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=180)
+    os.close(leader)
+    assert proc.returncode == 0 and "plant" in out.lower(), out
+    assert b"transcribing u3_plants.flac" in seen and b"%" in seen, seen[-400:]
+    piped = run("transcribe", fixture)
+    assert piped.returncode == 0 and "transcribing" not in piped.stderr, piped.stderr

@@ -45,3 +45,13 @@ def test_every_utterance_of_a_three_minute_file(tmp_path: Path) -> None:
     for t, start in zip(finals, starts, strict=True):
         assert abs(t.start_s - start) < 0.3, (t.start_s, start, t.text)
         assert len(t.text.split()) >= 2
+
+
+def test_feed_progress_reaches_the_whole_file() -> None:
+    from picomic.bus.audiobus import AudioBus
+    from picomic.speech.transcribe import feed_chunks
+
+    told: list[tuple[float, float]] = []
+    feed_chunks(AudioBus(), np.zeros(16000 * 3 + 100, np.int16), 16000, on_progress=lambda d, t: told.append((d, t)))
+    done = [d for d, _ in told]
+    assert done == sorted(done) and told[-1] == (3.00625, 3.00625) and len(told) == len(range(0, 48100, 512))

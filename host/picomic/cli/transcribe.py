@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from picomic.bus.events import Transcript
 from picomic.cli.speechopts import add_speech_arguments, speech_flag_advice, stt_settings
 from picomic.errors import ConfigError
 from picomic.outputs.recorder import JsonlWriter
+
+if TYPE_CHECKING:
+    from picomic.speech.transcribe import Progress
 
 HELP = "transcribe an audio file through the same VAD and STT"
 
@@ -39,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
             found = transcribe_batched(args.file, stt_settings(args, None), batch_size=args.batched)
         else:
-            found = transcribe_file(args.file, stt_settings(args, None))
+            with progress_bar(not args.json and sys.stderr.isatty(), path.name) as on_progress:
+                found = transcribe_file(args.file, stt_settings(args, None), on_progress=on_progress)
     for t in found:
         _print_transcript(t, writer)
     if writer is not None:
@@ -47,6 +54,27 @@ def run(args: argparse.Namespace) -> int:
     if not found:  # stdout stays empty (no transcript events); the note is for the person reading stderr
         print(f"picomic: no speech found in {args.file}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def progress_bar(show: bool, name: str) -> Iterator[Progress | None]:
+    """A rich progress bar with the time left on stderr while a file is transcribed, when `show` (stderr is a
+    terminal and the output is not JSON: DECISIONS 47); None (nothing shown) otherwise."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"transcribing {name}", total=None)
+
+        def update(done_s: float, total_s: float) -> None:
+            bar.update(task, completed=done_s, total=total_s)
+
+        yield update
 
 
 def batch_size_arg(text: str) -> int:

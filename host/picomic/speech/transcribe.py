@@ -23,7 +23,10 @@ from picomic.speech.stt import SttListener, SttSettings
 from picomic.speech.turns import best_finals
 from picomic.speech.vad import VadListener, VadSettings
 
-__all__ = ["feed_chunks", "transcribe_file", "transcribe_pcm"]
+__all__ = ["Progress", "feed_chunks", "transcribe_file", "transcribe_pcm"]
+
+Progress = Callable[[float, float], None]
+"""Told (seconds of audio fed to VAD and STT so far, seconds in all)."""
 
 
 def transcribe_file(
@@ -34,14 +37,17 @@ def transcribe_file(
     use_vad: bool | None = None,
     model: Any = None,
     chunk_ms: int = 32,
+    on_progress: Progress | None = None,
 ) -> list[Transcript]:
     """Final transcripts of an audio file, through the same bus → VAD → STT path, as fast as possible, with
     revisions applied (`turns.best_finals`: a turn of several pieces is one final). The speculative decode
     stays on: the endpoint depends on its text (and only on sample positions, so the finals are the real-time
     path's). `use_vad` None: `settings.policy.use_vad`. Latency is meaningless here and reported as None.
+    `on_progress` is told (seconds heard, seconds in all) as the audio goes in.
     """
     pcm = read_audio(path)
-    return transcribe_pcm(pcm, settings, vad_settings, use_vad=use_vad, model=model, chunk_ms=chunk_ms, name=str(path))
+    return transcribe_pcm(pcm, settings, vad_settings, use_vad=use_vad, model=model, chunk_ms=chunk_ms,
+                          name=str(path), on_progress=on_progress)  # fmt: skip
 
 
 def transcribe_pcm(
@@ -56,6 +62,7 @@ def transcribe_pcm(
     bus: AudioBus | None = None,
     stream: str = RAW_STREAM,
     on_event: Callable[[Event], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> list[Transcript]:
     """`transcribe_file` of 16 kHz int16 `pcm`. With `bus` (and `stream`): VAD and STT listen to that stream of
     it (a stage's, whose stages the caller started); `on_event` sees every event (VAD edges too); `name` names
@@ -88,7 +95,7 @@ def transcribe_pcm(
     if vad is not None:
         vad.start()
     stt.start()
-    feed_chunks(bus, pcm, TARGET_RATE_HZ, chunk_ms=chunk_ms, realtime=False)
+    feed_chunks(bus, pcm, TARGET_RATE_HZ, chunk_ms=chunk_ms, realtime=False, on_progress=on_progress)
     if vad is not None:
         vad.join(s.policy.flush_timeout_s)
     stt.join(s.policy.flush_timeout_s + 5.0)
@@ -97,10 +104,20 @@ def transcribe_pcm(
     return [replace(t, latency_ms=None) for t in best_finals(found)]
 
 
-def feed_chunks(bus: AudioBus, pcm: np.ndarray, rate_hz: int, *, chunk_ms: int = 32, realtime: bool = False) -> None:
+def feed_chunks(
+    bus: AudioBus,
+    pcm: np.ndarray,
+    rate_hz: int,
+    *,
+    chunk_ms: int = 32,
+    realtime: bool = False,
+    on_progress: Progress | None = None,
+) -> None:
     """Publish int16 `pcm` as AudioChunks, then close the bus. `realtime`: paced like a live source (host
-    capture times are real); else as fast as the listeners keep up (never overflowing their queues)."""
+    capture times are real); else as fast as the listeners keep up (never overflowing their queues).
+    `on_progress(seconds published, seconds in all)` after each chunk."""
     n = max(1, rate_hz * chunk_ms // 1000)
+    total_s = len(pcm) / rate_hz
     t0 = time.monotonic() * 1000.0
     for seq, pos in enumerate(range(0, len(pcm), n)):
         ts_ms = t0 + pos * 1000.0 / rate_hz
@@ -112,4 +129,6 @@ def feed_chunks(bus: AudioBus, pcm: np.ndarray, rate_hz: int, *, chunk_ms: int =
         samples = pcm[pos : pos + n]
         samples.flags.writeable = False
         bus.publish(AudioChunk(seq, ts_ms, rate_hz, samples, stream_sample=pos))
+        if on_progress is not None:
+            on_progress((pos + len(samples)) / rate_hz, total_s)
     bus.close()
