@@ -25,6 +25,11 @@ from .commands import LINE_MAX, LIMITS, START_KEYS, parse, parse_start
 from .link import Link, NONE, LONG, EOF
 from . import chips
 
+try:
+    from ._build import DIGEST as _BUILD  # written by the host's build: which sources these are
+except ImportError:
+    _BUILD = ""
+
 _SILENT_US = const(3000000)  # host liveness: streaming stops after 3 s without a byte from the host
 _IDLE_POLL_MS = const(100)
 _BUSY_POLL_MS = const(2)
@@ -285,7 +290,7 @@ class App:
         if long is not None:
             limits["long_frames"] = long  # [rate, frame_ms]: from that rate on, frames at least that long
         info = {
-            "fw": VERSION, "proto": PROTO, "board": self.profile.get("board", "unknown"),
+            "fw": VERSION, "build": _BUILD, "proto": PROTO, "board": self.profile.get("board", "unknown"),
             "mpy": ".".join(str(v) for v in impl.version[:3]), "uid": self.uid, "ticks_bits": 30,
             "mic": self.profile.get("mic", "INMP441"), "defaults": self.defaults,
             "limits": limits,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fwhelpers import APP_HARNESS, AUDIO, END, INFO, STATUS, Frame, parse_frames, run_mp
-from picomic.deploy.build import FirmwareBuild
+from picomic.deploy.build import FirmwareBuild, firmware_digest
 
 
 def _session(fw: FirmwareBuild, lines: list[bytes], *, stream_steps: int = 0) -> list[Frame]:
@@ -36,6 +36,7 @@ def test_info_ping_stats(fw: FirmwareBuild) -> None:
     assert [f.type for f in frames] == [INFO, STATUS, STATUS, STATUS]
     info = frames[0].json()
     assert info["proto"] == 1 and info["ticks_bits"] == 30 and info["streaming"] is False
+    assert info["build"] == firmware_digest()  # the sources this build came from (ensure_firmware compares it)
     assert info["defaults"] == {"rate": 16000, "frame_ms": 10, "gain": 0, "bits": 16, "channels": 1}
     assert info["limits"]["max_payload"] == 24576  # type: ignore[index]
     assert frames[1].json() == {"cmd": "PING", "ok": True, "streaming": False}

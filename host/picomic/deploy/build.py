@@ -270,6 +270,7 @@ def build_firmware(
     fw_root = firmware_dir()
     key_parts = [__version__.encode(), board_file.read_bytes()]
     key_parts += [str(p.relative_to(fw_root)).encode() + b"\0" + p.read_bytes() for p in sources]
+    key_parts.append(_LAYOUT)
     if source:
         mpy_version: str | None = None
         build_arch: str | None = None
@@ -282,15 +283,42 @@ def build_firmware(
         key_parts += [banner.encode(), build_arch.encode()]
         mpy_cross = [exe, f"-march={build_arch}"]
         label = f"mpy{mpy_version}-{build_arch}-{board}"
+    digest = firmware_digest(board)  # the sources', whatever arch they compile to
     target = cache_dir() / "firmware" / f"{__version__}-{label}-{_content_hash(key_parts)}"
     if not (target / "board.json").is_file():
-        _populate(target, sources, fw_root, board_file, mpy_cross)
+        _populate(target, sources, fw_root, board_file, mpy_cross, digest)
     files = tuple(sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()))
     return FirmwareBuild(root=target, files=files, mpy_version=mpy_version, arch=build_arch)
 
 
-def _populate(target: Path, sources: list[Path], fw_root: Path, board_file: Path, mpy_cross: list[str] | None) -> None:
-    # mpy_cross: the compiler command up to its file arguments (None: copy the package as source).
+_LAYOUT = b"layout 2: picomic_fw/_build"
+"""Part of the cache key: change it when `_populate` lays the folder out differently."""
+
+
+def _write_digest(package: Path, digest: str, mpy_cross: list[str] | None) -> None:
+    """picomic_fw/_build.py (or .mpy, compiled like the rest of the package) holding DIGEST."""
+    source = package / "_build.py"
+    source.write_text(f'DIGEST = "{digest}"\n', encoding="utf-8")
+    if mpy_cross is not None:
+        name = f"{FW_PACKAGE}/_build.py"
+        _run([*mpy_cross, "-s", name, "-o", str(source.with_suffix(".mpy")), str(source)], f"mpy-cross {name}")
+        source.unlink()
+
+
+def firmware_digest(board: str = "pico") -> str:
+    """What INFO's `build` says for this host's firmware sources and `board`'s profile (16 hex): a board that
+    answers with it runs exactly these sources, whatever VERSION says."""
+    sources, fw_root = _firmware_sources(), firmware_dir()
+    parts = [__version__.encode(), _board_file(board).read_bytes()]
+    parts += [str(p.relative_to(fw_root)).encode() + b"\0" + p.read_bytes() for p in sources]
+    return _content_hash(parts)
+
+
+def _populate(
+    target: Path, sources: list[Path], fw_root: Path, board_file: Path, mpy_cross: list[str] | None, digest: str
+) -> None:
+    # mpy_cross: the compiler command up to its file arguments (None: copy the package as source). digest goes
+    # into picomic_fw/_build.py, which INFO reports as `build`.
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
@@ -305,6 +333,7 @@ def _populate(target: Path, sources: list[Path], fw_root: Path, board_file: Path
                 cmd = [*mpy_cross, "-s", device_name, "-o", str(out.with_suffix(".mpy")), str(src)]
                 _run(cmd, f"mpy-cross {device_name}")
         shutil.copyfile(board_file, staging / "board.json")
+        _write_digest(staging / FW_PACKAGE, digest, mpy_cross)
         try:
             staging.rename(target)
         except OSError:

@@ -7,8 +7,16 @@ import time
 from collections.abc import Callable
 
 from picomic.deploy.boardfs import inspect, stop_stream
+from picomic.deploy.build import firmware_digest
 from picomic.deploy.flash import firmware_version, install
 from picomic.link.ports import probe_port
+
+
+def runs_this_firmware(probe: dict[str, object], board: str = "pico") -> bool:
+    """True when a `probe_port` answer is this host's firmware: the same version and the same sources."""
+    info = probe.get("info")
+    build = info.get("build") if isinstance(info, dict) else None
+    return probe.get("firmware") == firmware_version() and build == firmware_digest(board)
 
 
 def wait_firmware(port: str, timeout_s: float = 30.0) -> bool:
@@ -23,9 +31,10 @@ def wait_firmware(port: str, timeout_s: float = 30.0) -> bool:
 
 
 def ensure_firmware(port: str, board: str | None = None, say: Callable[[str], None] = lambda line: None) -> bool:
-    """Flash the firmware onto the board on `port` unless it already runs this host's version; True if it
-    flashed. The emulated Pico's flash persists between runs, so this copies only once per UF2."""
-    if probe_port(port).get("firmware") == firmware_version():
+    """Flash the firmware onto the board on `port` unless it already runs this host's firmware (its version and
+    INFO `build`, the digest of the sources); True if it flashed. The emulated Pico's flash persists between
+    runs, so this copies only when the UF2 or the firmware changed."""
+    if runs_this_firmware(probe_port(port), board or "pico"):
         return False
     stop_stream(port)
     say(install(port, inspect(port), board, say=say))

@@ -101,7 +101,7 @@ _COUNTER_KEYS = ("rate", "frame_ms", "gain", "bits", "channels", "samples", "rin
                  "dropped", "overruns", "clipped", "ring_used", "ctl_dropped", "mem_free")  # fmt: skip
 SCHEMAS: dict[str, dict[str, Check]] = {
     "INFO": {
-        "fw": _string(32), "proto": _integer(0, 255), "board": _string(64), "mpy": _string(32),
+        "fw": _string(32), "build": _string(32), "proto": _integer(0, 255), "board": _string(64), "mpy": _string(32),
         "uid": _string(64), "ticks_bits": _integer(1, 64), "mic": _string(64), "defaults": _int_map,
         "limits": _limits, "ring_frames": _integer(0, 65535), "streaming": _boolean,
         "chip": _string(16), "clk_hz": _COUNT, "pio_div_round": _string(16), "rate_true_hz": _real(0.0, 1e6),
