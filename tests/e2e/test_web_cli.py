@@ -122,3 +122,18 @@ async def _first_messages(url: str, chunks: int) -> tuple[list[dict[str, Any]], 
             else:
                 break
     return texts, binaries, None
+
+
+def test_with_a_stage_the_page_shows_its_stream() -> None:
+    # issue 19: the web view shows the stream VAD/STT hear (a stage's), and says which in its level messages
+    cmd = [*PICOMIC, "listen", "--sim", str(FIXTURES / "utt1_box.flac"), "--json", "--no-stt",
+           "--noise-suppression", "2", "--web", "0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        texts, binaries, _ = asyncio.run(_first_messages(_web_url(proc), 50))
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    levels = [t for t in texts if t["type"] == "level"]
+    assert levels and {t["stream"] for t in levels} == {"webrtc"}
+    assert {parse_audio(b).sample_rate for b in binaries} == {16000}  # the stage's 16 kHz stream

@@ -112,11 +112,13 @@ def run(args: argparse.Namespace) -> int:
     metrics = _start_metrics(args, pipeline)  # a busy port fails before a model loads or a board starts
     web: WebView | None = None
     try:
-        web = start_web(args, [(pipeline, "")])
+        web = start_web(args, [])  # bound now: a busy port fails before a model loads
         if args.transcript:
             writers.append(JsonlWriter(args.transcript))
             pipeline.add_output(JsonOutput(writers[-1], TRANSCRIPT_EVENT_TYPES))
         speech = add_pipeline_stages(args, pipeline, chain)  # first: stages finish before their listeners
+        if web is not None:
+            web.attach(pipeline, "", args.meter_stream or speech)  # the stream the meter shows
         if args.record:
             rate = args.rate if args.record_stream == RAW_STREAM else 16000  # a stage's stream is 16 kHz
             pipeline.add_consumer(Recorder(pipeline.bus, args.record, rate, 1, on_error=pipeline.fail,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from picomic.bus.audiobus import AudioBus
+from picomic.bus.audiobus import RAW_STREAM, AudioBus
 from picomic.bus.consumer import ConsumerThread
 from picomic.bus.events import DeviceInfo, Event, StatusEvent, Transcript, VadEvent
 from picomic.outputs.view import Meter
@@ -26,8 +26,8 @@ FEED_QUEUE = 500
 class BusFeed(ConsumerThread):
     """Audio from the bus to the web clients: one message per chunk."""
 
-    def __init__(self, bus: AudioBus, server: WebServer, board_id: str = "") -> None:
-        self._listener = bus.subscribe(f"web{':' + board_id if board_id else ''}", maxsize=FEED_QUEUE)
+    def __init__(self, bus: AudioBus, server: WebServer, board_id: str = "", stream: str = RAW_STREAM) -> None:
+        self._listener = bus.subscribe(f"web{':' + board_id if board_id else ''}", maxsize=FEED_QUEUE, stream=stream)
         self._server = server
         self._board_id = board_id
         super().__init__("web-feed")
@@ -42,10 +42,13 @@ class WebOutput:
 
     name = "web view"
 
-    def __init__(self, server: WebServer, meter: Meter | None = None, board_id: str = "") -> None:
+    def __init__(
+        self, server: WebServer, meter: Meter | None = None, board_id: str = "", stream: str = RAW_STREAM
+    ) -> None:
         self._server = server
         self._meter = meter
         self._board_id = board_id
+        self._stream = stream
         self._level_at = 0.0
 
     def on_event(self, event: Event) -> None:
@@ -66,7 +69,7 @@ class WebOutput:
         now = time.monotonic()
         if self._meter is not None and now - self._level_at >= LEVEL_EVERY_S:
             self._level_at = now
-            self._server.publish(messages.level_text(self._meter.reading(), self._board_id))
+            self._server.publish(messages.level_text(self._meter.reading(), self._board_id, self._stream))
 
 
 class WebView:
@@ -80,13 +83,13 @@ class WebView:
     def url(self) -> str:
         return self.server.url
 
-    def attach(self, pipeline: Pipeline, board_id: str = "") -> None:
-        """Feed one board's pipeline to the page: a level meter and the audio feed as its consumers (they start
-        with it), the events and levels as its output."""
-        meter = Meter(pipeline.bus, name=f"web-meter{':' + board_id if board_id else ''}")
+    def attach(self, pipeline: Pipeline, board_id: str = "", stream: str = RAW_STREAM) -> None:
+        """Feed one board's pipeline to the page: a level meter and the audio feed of `stream` (raw, or a stage's)
+        as its consumers (they start with it), the events and levels as its output."""
+        meter = Meter(pipeline.bus, stream, name=f"web-meter{':' + board_id if board_id else ''}")
         pipeline.add_consumer(meter)
-        pipeline.add_consumer(BusFeed(pipeline.bus, self.server, board_id))
-        pipeline.add_output(WebOutput(self.server, meter, board_id))
+        pipeline.add_consumer(BusFeed(pipeline.bus, self.server, board_id, stream))
+        pipeline.add_output(WebOutput(self.server, meter, board_id, stream))
 
     def close(self) -> None:
         self.server.close()

@@ -101,12 +101,14 @@ def event_text(event_json: dict[str, object]) -> str:
     return json_line(event_json)
 
 
-def level_text(reading: MeterReading, board_id: str = "") -> str:
-    """The level meter (outputs.view.Meter's own figures) as a `level` message."""
+def level_text(reading: MeterReading, board_id: str = "", stream: str = "raw") -> str:
+    """The level meter (outputs.view.Meter's own figures) as a `level` message; `stream`: the bus stream it and
+    the audio messages show (`raw`, or a stage's: docs/stages.md)."""
     return json_line(
         {
             "type": "level",
             "board_id": board_id,
+            "stream": stream,
             "rms_dbfs": round(reading.rms_dbfs, 2),
             "db_spl": round(reading.rms_db_spl, 2),
             "peak_dbfs": round(reading.peak_dbfs, 2),

@@ -37,9 +37,10 @@ export class BoardView {
     this.spl = el("span", { class: "num", "data-field": "db_spl" }, "— dB SPL");
     this.peak = el("span", { class: "num", "data-field": "peak_hold_dbfs" }, "peak —");
     this.clip = el("span", { class: "clip", "data-field": "clipping", "data-on": "false" }, "CLIP");
+    this.stream = el("span", { class: "num", "data-field": "stream" }, "");
     this.vad = el("span", { class: "vad", "data-field": "vad", "data-speech": "false" }, "silence");
     const meterRow = el("div", { class: "row" }, el("div", { class: "meter" }, this.fill, this.hold),
-                        this.dbfs, this.spl, this.peak, this.clip, this.vad);
+                        this.dbfs, this.spl, this.peak, this.clip, this.stream, this.vad);
     const wave = el("canvas", { class: "waveform", width: "800", height: "110" });
     const spec = el("canvas", { class: "spectrogram", width: "800", height: "160" });
     this.waveform = new Waveform(wave);
@@ -79,6 +80,7 @@ export class BoardView {
     this.spl.textContent = `${m.db_spl.toFixed(1)} dB SPL`;
     this.peak.textContent = `peak ${m.peak_hold_dbfs.toFixed(1)}`;
     this.clip.dataset.on = String(m.clipping);
+    this.stream.textContent = m.stream && m.stream !== "raw" ? `(${m.stream})` : "";  // a stage's stream
     this.levelUpdates += 1;
     this.section.dataset.levelUpdates = String(this.levelUpdates);
   }
