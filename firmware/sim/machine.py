@@ -434,6 +434,17 @@ class I2S(io.IOBase):
                 break
         self._rd += n
 
+    def _ready(self, want):
+        # Frames of `want` a read without waiting can take now: in fast mode after the link has room (the
+        # microphone waits for the host), else what the DMA has delivered by the board clock.
+        if self._fast:
+            self._wait(want if want < self._cap else self._cap)
+        else:
+            due = self._due()
+            if due > self._prod:
+                self._produce(due)
+        return want if want < self._avail else self._avail
+
     # ---- public API
 
     def ioctl(self, req, arg):
@@ -462,13 +473,7 @@ class I2S(io.IOBase):
         want = n // fb
         if self._asyncio:
             # copy what the buffer holds (fast mode: what the host's link has room for), never wait
-            if self._fast:
-                self._wait(want if want < self._cap else self._cap)
-            else:
-                due = self._due()
-                if due > self._prod:
-                    self._produce(due)
-            k = want if want < self._avail else self._avail
+            k = self._ready(want)
             got = self._take(buf, 0, k) if k else 0
             if 0 <= self._stall_at <= self._rd:
                 self._stall()  # the program stalls right after this read (a GC pause in its loop)
@@ -510,13 +515,7 @@ class I2S(io.IOBase):
             return
         fb = self._fb
         want = len(buf) // fb - self._pend_off
-        if self._fast:
-            self._wait(want if want < self._cap else self._cap)
-        else:
-            due = self._due()
-            if due > self._prod:
-                self._produce(due)
-        k = want if want < self._avail else self._avail
+        k = self._ready(want)
         if k:
             self._pend_off += self._take(buf, self._pend_off, k)
         if self._pend_off * fb >= len(buf) - len(buf) % fb or self._eof:
