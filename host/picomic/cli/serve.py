@@ -26,6 +26,7 @@ from picomic.cli.common import (
     tcp_port,
 )
 from picomic.cli.config import apply_config, settable_actions
+from picomic.cli.serve_boards import serve_boards, start_services, stop_services
 from picomic.cli.speechopts import speech_flag_advice
 from picomic.cli.voice import require_wyoming
 from picomic.cli.webopts import add_web_arguments, web_view
@@ -93,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
     if streams:
         check_source_args(args)
         if board_count(args) != 1:
-            from picomic.cli.serve_boards import serve_boards
-
             return serve_boards(args, _options(args), _ErrorLines)
     pipeline = Pipeline()
     with speech_flag_advice():
@@ -103,9 +102,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline.add_output(JsonOutput(writer) if writer else _ErrorLines())
     metrics = None
     try:
-        runner.start()
-        for service in runner.services:
-            print(f"picomic: Wyoming {service.name} on {service.uri}", file=sys.stderr, flush=True)
+        start_services(runner)
         metrics = _start_metrics(args, pipeline, runner.snapshot)
         if not streams:
             return _serve_without_board(args)
@@ -114,9 +111,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if metrics is not None:
             metrics.close()
-        runner.stop()
-        for name, stats in runner.snapshot().items():
-            print(f"picomic: Wyoming {name}: " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
+        stop_services(runner)
         if writer is not None:
             writer.close()
 

@@ -56,11 +56,8 @@ def serve_boards(args: argparse.Namespace, opts: ServeOptions, error_output: Cal
         if writer is not None:
             stack.callback(writer.close)
         for spec, runner in zip(specs, runners, strict=True):
-            stack.callback(_stop, runner, spec.board_id)
-            runner.start()
-            for service in runner.services:
-                line = f"picomic: Wyoming {service.name} of {spec.board_id} on {service.uri}"
-                print(line, file=sys.stderr, flush=True)
+            stack.callback(stop_services, runner, spec.board_id)
+            start_services(runner, spec.board_id)
         _start_metrics(args, specs, pipelines, runners, stack)
         stack.enter_context(web_view(args, [(b.pipeline, b.board_id) for b in boards]))
         board_set = BoardSet(boards)
@@ -81,11 +78,21 @@ def _board(
     return board
 
 
-def _stop(runner: ServiceRunner, board_id: str) -> None:
+def start_services(runner: ServiceRunner, board_id: str = "") -> None:
+    """Bind the runner's services and say where, one stderr line each (`of BOARD` with several boards)."""
+    runner.start()
+    of = f" of {board_id}" if board_id else ""
+    for service in runner.services:
+        print(f"picomic: Wyoming {service.name}{of} on {service.uri}", file=sys.stderr, flush=True)
+
+
+def stop_services(runner: ServiceRunner, board_id: str = "") -> None:
+    """Stop the runner's services and print their counters, one stderr line each."""
     runner.stop()
+    of = f" of {board_id}" if board_id else ""
     for name, stats in runner.snapshot().items():
         line = " ".join(f"{k}={v}" for k, v in stats.items())
-        print(f"picomic: Wyoming {name} of {board_id}: {line}", file=sys.stderr)
+        print(f"picomic: Wyoming {name}{of}: {line}", file=sys.stderr)
 
 
 def _start_metrics(
