@@ -60,18 +60,51 @@ def make_wdt(profile):
     return wdt_class(timeout=ms if ms < top else top)
 
 
-def make_i2s_factory(profile):
-    i2s_id = profile["i2s_id"]
-    sck = Pin(profile["sck"])
-    ws = Pin(profile["ws"])  # rp2: must be sck + 1
-    sd = Pin(profile["sd"], Pin.IN, Pin.PULL_DOWN)  # INMP441 SD needs a pull-down
+class Mic:
+    # The capture factory App calls at START: Mic(profile)(rate, bits, channels, ibuf) -> an I2S-like reader
+    # (readinto, ioctl poll, deinit). By default picomic's own capture, picomic_fw.pio_i2s (PIO + DMA straight
+    # into a ring): on rp2 for real, on the simulated board its model (machine.pio_capture: the same buffer,
+    # delivery and divider). The profile's "capture": "i2s" picks rp2's machine.I2S driver instead.
+    # heap() is what one takes from the heap (START's RAM check), `nearest` how its PIO divider rounds (None:
+    # by the MicroPython version, chips.round_nearest, as rp2's I2S driver does; rp2.StateMachine truncates).
 
-    def make_i2s(rate, bits, channels, ibuf):
+    def __init__(self, profile):
+        self.i2s_id = profile["i2s_id"]
+        self.ws_ok = profile["ws"] == profile["sck"] + 1
+        self.sm_id = profile.get("pio_sm", 0)
+        self.sck = Pin(profile["sck"])
+        self.ws = Pin(profile["ws"])  # rp2: must be sck + 1 (the PIO side-sets both)
+        self.sd = Pin(profile["sd"], Pin.IN, Pin.PULL_DOWN)  # INMP441 SD needs a pull-down
+        self.pio = None
+        self.rp2 = False
+        if profile.get("capture", "pio") == "pio":
+            from picomic_fw import pio_i2s
+
+            self.pio = pio_i2s
+            try:
+                import rp2  # noqa: F401
+
+                self.rp2 = True
+            except ImportError:
+                pass  # the simulated board: its machine.I2S models pio_i2s
+        self.nearest = False if self.pio else None
+
+    def heap(self, rate, bits, channels, ibuf):
+        if self.pio is None:
+            return ibuf
+        return self.pio.heap_bytes(ibuf, (4 if bits == 32 else 2) * channels)
+
+    def __call__(self, rate, bits, channels, ibuf):
+        if self.pio is not None and not self.ws_ok:
+            raise ValueError("invalid ws (must be sck+1)")  # rp2's I2S says the same
+        if self.rp2:
+            return self.pio.PioI2S(self.sm_id, self.sck, self.sd, rate, bits, channels, ibuf)
+        if self.pio is not None:
+            return machine.pio_capture(self.sck, self.ws, self.sd, rate, bits, channels, ibuf)
         I2S = machine.I2S
         fmt = I2S.STEREO if channels == 2 else I2S.MONO
-        return I2S(i2s_id, sck=sck, ws=ws, sd=sd, mode=I2S.RX, bits=bits, format=fmt, rate=rate, ibuf=ibuf)
-
-    return make_i2s
+        return I2S(self.i2s_id, sck=self.sck, ws=self.ws, sd=self.sd, mode=I2S.RX, bits=bits, format=fmt,
+                   rate=rate, ibuf=ibuf)
 
 
 def uid_hex():
@@ -89,7 +122,7 @@ def main():
     profile["clk_hz"] = machine.freq()  # the I2S PIO divider, hence the true sample rate, follows it
     # The simulated board's machine module models rp2's USB Ctrl-C handling (machine.kbd_intr); rp2 has none.
     kbd_intr = getattr(machine, "kbd_intr", None) or micropython.kbd_intr
-    app.run(make_i2s_factory(profile), sys.stdin.buffer, sys.stdout.buffer, profile, make_led(profile),
+    app.run(Mic(profile), sys.stdin.buffer, sys.stdout.buffer, profile, make_led(profile),
             uid_hex(), make_wdt(profile), None, getattr(machine, "reset", None), kbd_intr)
 
 

@@ -2,7 +2,7 @@
 chip's own `time.ticks_us`, so the host's load does not matter): MicroPython rp2's own primitives (a Python call,
 `select.poll.ipoll(0)`, `poll.modify`, a 64-byte stdout write, `I2S.readinto` of one 10 ms frame at 16 kHz in
 ASYNCIO mode) and picomic's (the ring's per-frame bookkeeping, sealing a frame: header + CRC-32, the clip scan,
-`Capture.step` of a whole frame, `due_us`). docs/performance.md quotes them beside `picomic bench --only emulated`.
+`Capture.step` of a whole frame with rp2's I2S and with picomic's PIO capture, its `readinto`, `due_us`). docs/performance.md quotes them beside `picomic bench --only emulated`.
 
     PICOMIC_RP2_DIR=../shared/rp2 python tools/emu_fw_costs.py
 """
@@ -63,6 +63,15 @@ time.sleep_ms(400)
 meas("Capture.step of a whole frame (readinto + scan + bookkeeping)", cap.step, 10)
 meas("Capture.due_us", lambda: cap.due_us(t()), 50)
 i2s.deinit()
+from picomic_fw.pio_i2s import PioI2S
+pio = PioI2S(0, Pin(16), Pin(18, Pin.IN, Pin.PULL_DOWN), 16000, 16, 1, 20000)
+time.sleep_ms(400)
+meas("PioI2S.readinto of 320 B (picomic's PIO + DMA capture)", lambda: pio.readinto(mv), 10)
+cap = Capture(pio, r, cfg, 20000, t, 125000000, 0)
+cap.settle = 0
+time.sleep_ms(400)
+meas("Capture.step of a whole frame, PioI2S (readinto + scan + bookkeeping)", cap.step, 10)
+pio.deinit()
 out = sys.stdout.buffer
 junk = b"A" * 64
 time.sleep_ms(50)

@@ -77,7 +77,8 @@ class App:
         self.new_poll = poll or select.poll
         self.chip = chips.chip_of(getattr(sys.implementation, "_machine", ""), self.profile.get("mcu"))
         self.clk = self.profile.get("clk_hz", 0)
-        self.nearest = chips.round_nearest(sys.implementation.version)
+        nearest = getattr(make_i2s, "nearest", None)  # how the capture's PIO divider rounds (main.Mic)
+        self.nearest = chips.round_nearest(sys.implementation.version) if nearest is None else nearest
         self.spoll = None  # the stream's poll: stdin (made at START)
         self.pout = None  # the same with stdout's POLLOUT, used while output is pending
         self.pi2s = None  # a poll of the I2S alone
@@ -405,15 +406,17 @@ class App:
             self.ring = self.link.ring = ring = None
         gc.collect()
         ring_bytes = 0 if reuse else n * (plen + OVERHEAD + 24)  # + views and per-slot metadata
-        need = ring_bytes + ibuf + _RAM_SLACK
+        heap = getattr(self.make_i2s, "heap", None)
+        bits = 32 if cfg["bits"] == 24 else 16
+        taken = heap(cfg["rate"], bits, cfg["channels"], ibuf) if heap else ibuf  # the capture's buffer
+        need = ring_bytes + taken + _RAM_SLACK
         free = gc.mem_free()
         if need > free:
             return "not enough RAM: this mode needs %d bytes (ring %d + I2S buffer %d + %d), %d free" % (
-                need, ring_bytes, ibuf, _RAM_SLACK, free)
-        bits = 32 if cfg["bits"] == 24 else 16
+                need, ring_bytes, taken, _RAM_SLACK, free)
         i2s = None
         try:
-            if ring_bytes < ibuf:
+            if ring_bytes < taken:
                 i2s = self.make_i2s(cfg["rate"], bits, cfg["channels"], ibuf)
             if not reuse:
                 ring = FrameRing(n, plen, cfg["rate"], bpf)
@@ -421,7 +424,7 @@ class App:
                 i2s = self.make_i2s(cfg["rate"], bits, cfg["channels"], ibuf)
         except MemoryError:
             self._close_i2s(i2s)
-            return "not enough RAM for this mode (ring %d + I2S buffer %d bytes)" % (ring_bytes, ibuf)
+            return "not enough RAM for this mode (ring %d + I2S buffer %d bytes)" % (ring_bytes, taken)
         except Exception as e:  # a wrong pin or an I2S the port cannot make: report it, stay responsive
             self._close_i2s(i2s)
             return "i2s: %s" % e

@@ -62,9 +62,11 @@ class Capture:
         self.frame_us = q >> 16
         self.frame_frac = q & 0xFFFF
         self.acc = 0  # fraction of a µs owed to the balance, in 1/65536 µs
-        self.cap_us = ibuf * 1000 // rate * 125  # ibuf / (8 bytes * rate) in µs
+        # what the buffer holds before audio is lost, and how many sample frames each DMA delivery brings:
+        # rp2's I2S keeps 8 raw bytes per frame in ibuf and delivers 16-frame blocks; pio_i2s says its own
+        self.cap_us = getattr(i2s, "cap_frames", ibuf // 8) * 1000 // rate * 1000
         self.limit = self.cap_us + _MARGIN_US
-        self.block_us = _BLOCK * 1000000 // rate  # rp2's DMA delivers 16-frame blocks: wait for the last
+        self.block_us = getattr(i2s, "block", _BLOCK) * 1000000 // rate  # wait for the frame's last delivery
         self.base_flags = (F_WIDTH32 if bits == 24 else 0) | (F_STEREO if channels == 2 else 0)
         self.settle = SETTLE_SAMPLES
         self.stage = bytearray(_STAGE)

@@ -222,6 +222,14 @@ class I2S(io.IOBase):
     MONO = const(0)
     STEREO = const(1)
     _active = [None, None]
+    _blk = _BLOCK  # sample frames per DMA delivery
+
+    def _frames(self, ibuf):
+        return ibuf // 8  # sample frames ibuf holds
+
+    @staticmethod
+    def _div256(rate):
+        return _pio_div256(rate)
 
     def __init__(self, id, **kw):
         if not isinstance(id, int) or not 0 <= id < 2:
@@ -259,11 +267,14 @@ class I2S(io.IOBase):
         self.ibuf = ibuf
         self._fb = (2 if bits == 16 else 4) * (2 if format == I2S.STEREO else 1)
         # rp2 keeps raw DMA data (8 bytes per frame) in ibuf; a board config may ask for ibuf_s seconds.
-        cap = (int(CFG["ibuf_s"] * rate) * 8 if CFG["ibuf_s"] else ibuf) // 8
+        cap = int(CFG["ibuf_s"] * rate) if CFG["ibuf_s"] else self._frames(ibuf)
         self._num = freq() * 2  # true rate = _num / _den frames per µs * 1e6
-        self._den = _pio_div256(rate) * 1000000
+        self._den = self._div256(rate) * 1000000
         self._asyncio = False
-        self._cap = max(_BLOCK, cap - cap % _BLOCK)
+        blk = self._blk
+        self._cap = max(blk, cap - cap % blk)
+        self.cap_frames = self._cap  # what the firmware's overrun timing counts on (capture.py)
+        self.block = blk
         self._fast = CFG["fast"]
         self._prod = 0
         self._rd = 0
@@ -283,8 +294,8 @@ class I2S(io.IOBase):
             at = _SETTLE + int(CFG["overrun_at_s"] * rate)
             n = int(CFG["overrun_ms"]) * rate // 1000
             if self._fast:
-                self._ovr_at = at - at % _BLOCK
-                self._ovr_end = self._ovr_at + max(_BLOCK, n + (-n) % _BLOCK)
+                self._ovr_at = at - at % self._blk
+                self._ovr_end = self._ovr_at + max(self._blk, n + (-n) % self._blk)
             else:
                 self._stall_at = at
         self._connect()
@@ -331,7 +342,7 @@ class I2S(io.IOBase):
                 continue
             stop = oa if prod < oa < target else target
             room = self._cap - self._avail
-            room -= room % _BLOCK
+            room -= room % self._blk
             n = stop - prod
             acc = n if n < room else room
             self._avail += acc
@@ -364,7 +375,7 @@ class I2S(io.IOBase):
         if due > self._prod:
             self._produce(due)
         room = self._cap - self._avail
-        room -= room % _BLOCK
+        room -= room % self._blk
         full = self._prod + room  # stream index at which the buffer is full: the drops start there
         until = self._t0 + (full * self._den + self._num - 1) // self._num + int(CFG["overrun_ms"]) * 1000
         time.sleep_us(until - time.board_us())
@@ -372,13 +383,13 @@ class I2S(io.IOBase):
     def _due(self):
         # Stream index the DMA has reached by now (board clock, true rate), in whole blocks.
         p = (time.board_us() - self._t0) * self._num // self._den
-        return p - p % _BLOCK
+        return p - p % self._blk
 
     def _wait(self, n):
         # Block until at least n frames (n <= _cap) wait in the buffer, or the stream ended.
         while self._avail < n:
             short = n - self._avail
-            short += (-short) % _BLOCK
+            short += (-short) % self._blk
             if self._fast:
                 _link_room()
                 self._produce(self._prod + short)
@@ -568,6 +579,29 @@ def _shift16(buf, n: int, sh: int):
         p[i] = v
 
 
+class _PioCapture(I2S):
+    # picomic's own capture on rp2 (picomic_fw/pio_i2s.py: PIO + DMA into a ring) where rp2's driver differs:
+    # the ring pio_i2s makes of ibuf, one sample frame per DMA delivery, rp2.StateMachine's truncated divider.
+    # (Its ring is lapped when full, where this drops the newest audio: either way the frames in between are
+    # lost and the capture's timing flags the overrun.)
+    _blk = 1
+
+    def _frames(self, ibuf):
+        from picomic_fw.pio_i2s import ring_size
+
+        return ring_size(ibuf, self._fb) // self._fb
+
+    @staticmethod
+    def _div256(rate):
+        return freq() * 2 // rate  # clk_sys * 256 / (rate * 128), truncated (rp2_pio.c)
+
+
+def pio_capture(sck, ws, sd, rate, bits, channels, ibuf):
+    # The simulated board's stand-in for picomic_fw.pio_i2s.PioI2S (main.py's Mic calls it off rp2).
+    fmt = I2S.STEREO if channels == 2 else I2S.MONO
+    return _PioCapture(0, sck=sck, ws=ws, sd=sd, mode=I2S.RX, bits=bits, format=fmt, rate=rate, ibuf=ibuf)
+
+
 if CFG["socket"] is None:
     # No signal server (the whole-program firmware tests): the I2S is the fakes' ramp (fakes.py, shared with
     # the device benchmark), paced by the board clock; sim.json's "frames" limits the reads (then 0: the
@@ -598,3 +632,6 @@ if CFG["socket"] is None:
             super().__init__(rate, bits, channels, ibuf, _BoardClock(), CFG["frames"])
 
     I2S.RX, I2S.MONO, I2S.STEREO = _Rp2I2S.RX, _Rp2I2S.MONO, _Rp2I2S.STEREO
+
+    def pio_capture(sck, ws, sd, rate, bits, channels, ibuf):
+        return I2S(0, bits=bits, format=STEREO if channels == 2 else MONO, rate=rate, ibuf=ibuf)
