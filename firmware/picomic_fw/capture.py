@@ -68,6 +68,7 @@ class Capture:
         self.limit = self.cap_us + _MARGIN_US
         self.block_us = getattr(i2s, "block", _BLOCK) * 1000000 // rate  # wait for the frame's last delivery
         self.base_flags = (F_WIDTH32 if bits == 24 else 0) | (F_STEREO if channels == 2 else 0)
+        self.lapped = getattr(i2s, "lapped", None)  # pio_i2s: re-read from the oldest audio after an overrun
         self.settle = SETTLE_SAMPLES
         self.stage = bytearray(_STAGE)
         self.slot = -1
@@ -163,6 +164,8 @@ class Capture:
             flags |= F_I2S_OVERRUN
             self.overruns = (self.overruns + 1) & MASK30
             b = self.cap_us
+            if self.lapped is not None:
+                self.lapped()
         self.balance = b
         if self.proc(ring.bufs[slot], HEADER, n, self.gain):
             flags |= F_CLIPPED

@@ -27,6 +27,7 @@ import micropython
 _RING_MAX = const(16384)
 _IBUF_DEFAULT = const(20000)  # rp2's I2S buffer (main.py's profile default)
 _LAPS = const(8192)  # ring laps per DMA run: <= 2^27 transfers (RP2350 keeps a mode in the count's top 4 bits)
+_GUARD = const(256)  # bytes kept clear of the DMA after a lap (a multiple of every mode's sample frame)
 _POLL = const(3)
 _RD = const(1)
 _PIO_BASE = (0x50200000, 0x50300000, 0x50400000)
@@ -174,6 +175,12 @@ class PioI2S(io.IOBase):
             _copy(buf, n >> 1, self._ring, rd >> 1, self._hmask)
             self._rd = (rd + n) & self._mask
         return n
+
+    def lapped(self):
+        # The capture saw the ring lapped (an I2S overrun by its timing): what waits at `_rd` is newer than
+        # what was read before. Read on from the oldest audio the ring still holds, a guard ahead of the write
+        # offset, so the ring is full again, as the capture's timing balance now assumes.
+        self._rd = (self._a.write - self._base + _GUARD) & self._mask
 
     def ioctl(self, req, arg):
         if req != _POLL:

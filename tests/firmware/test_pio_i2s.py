@@ -82,6 +82,23 @@ out.append(r.readinto(buf))
     assert got == [24, 0, 1, 8]
 
 
+def test_after_a_lap_it_reads_on_from_the_oldest_audio_the_ring_holds(fw: FirmwareBuild) -> None:
+    got = _run(
+        fw,
+        """
+r = Reader(1024, 4)
+buf = bytearray(2048)
+dma(r, 100)
+out.append(r.readinto(buf, 64))      # 64 read: _rd 64
+dma(r, 80)                           # the DMA went round past _rd: what waits at 64 is a lap newer
+r.lapped()
+out.append(r._rd)                    # a guard ahead of the write offset
+out.append(r.readinto(buf))          # the ring full but the guard: 1024 - 256
+""",
+    )
+    assert got == [64, 336, 768]
+
+
 @pytest.mark.parametrize(
     ("ibuf", "bpf", "size"),
     [
