@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from picomic.bench import noise as bn
 from picomic.bench.registry import ENTRIES
-from picomic.bench.stages import CONFIGS, SNRS_DB, false_starts
+from picomic.bench.stages import CONFIGS, SNRS_DB, SPEECH_SET_ENV, false_starts, speech_set
 from picomic.errors import ConfigError
 from speech_support import FIXTURES
 
@@ -77,3 +77,10 @@ def test_the_stage_bench_is_registered_with_its_targets() -> None:
     targets = {f.id: f.target for f in entry.figures if f.target is not None}
     assert set(targets) == {"webrtc_gain_5db_pt", "webrtc_gain_0db_pt", "webrtc_cost_20db_pt",
                             "eos_ns_minus_off_p50_ms"}  # fmt: skip
+
+
+def test_the_entry_hears_the_paused_speech_set_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SPEECH_SET_ENV, raising=False)
+    assert speech_set().resolve() == (FIXTURES / "speechset").resolve()  # the set issue 19 names
+    monkeypatch.setenv(SPEECH_SET_ENV, str(FIXTURES))
+    assert speech_set() == FIXTURES

@@ -3,7 +3,8 @@
     picomic bench --only stages [--quick]
     PICOMIC_SPEECH_SET=DIR picomic bench --only stages     # another speech set (a folder with manifest.json)
 
-- WER and VAD false starts: every utterance of the speech set (default tests/fixtures) with 2 s of noise
+- WER and VAD false starts: every utterance of the speech set (default the paused-speech set, the one issue 19
+  names: tests/fixtures/speechset; `PICOMIC_SPEECH_SET=tests/fixtures` for the short fixtures) with 2 s of noise
   before and after it (`noise`: fan-like, babble-like, white; made here, not downloaded) at SNR 20, 10, 5 and
   0 dB, through bus → stages → VAD → STT (`transcribe_pcm`, as fast as possible), with every stage
   configuration of CONFIGS in turn on the same mixture (side by side: a machine-load change hits all alike).
@@ -28,6 +29,7 @@ import numpy as np
 from picomic.bench.noise import NOISES, Utterance, load_speech_set, mix, mixture_length, noise
 from picomic.bench.report import Figure, Target, percentile
 from picomic.bench.stt import DEFAULT_FIXTURES, load_manifest, realtime_latencies, wer_counts
+from picomic.bench.stt_set import SET as PAUSED_SPEECH_SET
 from picomic.bus.audiobus import AudioBus, AudioChunk
 from picomic.bus.events import Event, VadEvent
 from picomic.speech.stt import SttSettings, load_model
@@ -52,8 +54,8 @@ FALSE_START_TOLERANCE_S = 0.3
 
 
 def speech_set() -> Path:
-    """The speech set: $PICOMIC_SPEECH_SET, or the fixtures."""
-    return Path(os.environ.get(SPEECH_SET_ENV) or DEFAULT_FIXTURES)
+    """The speech set: $PICOMIC_SPEECH_SET, or the paused-speech set (tests/fixtures/speechset)."""
+    return Path(os.environ.get(SPEECH_SET_ENV) or PAUSED_SPEECH_SET)
 
 
 # ------------------------------------------------------------------------------------- noisy speech

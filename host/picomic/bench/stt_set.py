@@ -49,7 +49,7 @@ LE1 = Target("<=", 1)
 def before_settings(s: SttSettings) -> tuple[SttSettings, VadSettings]:
     """Settings that reproduce the behaviour before turns and text-driven endpointing (commit fb57b97)."""
     policy = replace(s.policy, sentence_end_ms=500, open_end_ms=500, turn_gap_ms=0)
-    decode = replace(s.decode, guard_no_speech_prob=1.0)
+    decode = replace(s.decode, guard_no_speech_prob=1.0, guard_background_db=0.0)
     return replace(s, policy=policy, decode=decode), VadSettings(tentative_end_ms=160)
 
 

@@ -10,7 +10,9 @@ Hallucination guard: a segment is dropped when faster-whisper's own pair holds (
 `no_speech_threshold` while `avg_logprob` is below `log_prob_threshold`), when it loops (compression ratio),
 when it has no letters or digits, and — picomic's stricter second pair, for speech-like noise such as babble,
 where Whisper says "Thank you." with no_speech_prob ≈ 0.77 and avg_logprob ≈ -0.86 — when `no_speech_prob`
-exceeds `guard_no_speech_prob` while `avg_logprob` is below `guard_log_prob`.
+exceeds `guard_no_speech_prob` while `avg_logprob` is below `guard_log_prob` — and, third, when the decode's
+audio is background (`foreground.ForegroundLevel`: `guard_background_db` or more below the speech of the last
+final) while `avg_logprob` is below `guard_log_prob`: babble after the utterance that suppression made clear.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class DecodeOptions:
     """Hallucination guard: drop a segment whose no_speech_prob exceeds this while avg_logprob < guard_log_prob."""
     guard_log_prob: float = -0.6
     """Hallucination guard: see guard_no_speech_prob (1.0 turns the guard off)."""
+    guard_background_db: float = 15.0
+    """Hallucination guard: a decode whose audio is this many dB or more below the last final's (within 30 s) is
+    background; its segments with avg_logprob < guard_log_prob are dropped. 0: off."""
     initial_prompt: str | None = None
     """Text Whisper reads as what came before every utterance (names, spelling, style)."""
     hotwords: str | None = None
@@ -54,6 +59,8 @@ class DecodeOptions:
     def __post_init__(self) -> None:
         if self.beam_size < 1:
             raise ValueError(f"STT beam_size must be >= 1, got {self.beam_size}")
+        if self.guard_background_db < 0:
+            raise ValueError(f"STT guard_background_db must be >= 0 dB (0: off), got {self.guard_background_db}")
         for name in ("initial_prompt", "hotwords"):
             value = getattr(self, name)
             if value is not None and len(value) > MAX_PROMPT_CHARS:
@@ -78,12 +85,14 @@ class DecodeOptions:
             "word_timestamps": self.word_timestamps,
         }
 
-    def rejects(self, seg: Any) -> bool:
-        """True when a faster-whisper segment looks like a hallucination (see the module docstring)."""
+    def rejects(self, seg: Any, background: bool = False) -> bool:
+        """True when a faster-whisper segment looks like a hallucination (see the module docstring);
+        `background`: its audio is background next to the foreground speech."""
         silent = seg.no_speech_prob > self.no_speech_threshold and seg.avg_logprob < self.log_prob_threshold
         guarded = seg.no_speech_prob > self.guard_no_speech_prob and seg.avg_logprob < self.guard_log_prob
+        quiet = background and seg.avg_logprob < self.guard_log_prob
         looping = seg.compression_ratio > self.compression_ratio_threshold
-        return silent or guarded or looping or not any(ch.isalnum() for ch in seg.text)
+        return silent or guarded or quiet or looping or not any(ch.isalnum() for ch in seg.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +122,16 @@ class Decoded:
     words: tuple[Word, ...] = ()
 
 
-def decode(model: Any, audio16: np.ndarray, options: DecodeOptions, context: str | None = None) -> Decoded:
-    """Transcribe 16 kHz float32 audio; segments that look like hallucinations are dropped."""
+def decode(
+    model: Any, audio16: np.ndarray, options: DecodeOptions, context: str | None = None, background: bool = False
+) -> Decoded:
+    """Transcribe 16 kHz float32 audio; segments that look like hallucinations are dropped (`background`: the
+    audio is background talk next to the last final, see `DecodeOptions.rejects`)."""
     segments, _info = model.transcribe(audio16, **options.transcribe_kwargs(context))
     texts: list[str] = []
     words: list[Word] = []
     for seg in segments:
-        if options.rejects(seg):
+        if options.rejects(seg, background):
             continue
         texts.append(seg.text.strip())
         for w in getattr(seg, "words", None) or ():

@@ -29,6 +29,7 @@ from picomic.audio.resample import TARGET_RATE_HZ
 from picomic.bus.events import ErrorEvent, Event, Transcript, TranscriptRevision
 from picomic.bus.status import PipelineStatus
 from picomic.speech.decode import Decoded, DecodeOptions, decode
+from picomic.speech.foreground import ForegroundLevel, level_dbfs
 from picomic.speech.stable import PartialStabilizer
 from picomic.speech.textalign import tail_after
 
@@ -162,6 +163,7 @@ class DecodeWorker:
         self.decodes = 0
         self.discarded = 0
         """Speculative decodes thrown away because speech resumed."""
+        self._foreground = ForegroundLevel(options.guard_background_db)  # guarded by the pool's lock
 
     @property
     def idle(self) -> bool:
@@ -259,11 +261,13 @@ class DecodeWorker:
     def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
         context = None if job.revises else _context_text(job.context)
+        with self._cond:
+            background = self._foreground.is_background(level_dbfs(job.audio), job.start16)
         try:
             if self._transcriber is not None:
                 decoded = Decoded(self._transcriber(job.audio))
             else:
-                decoded = decode(self._model, job.audio, self._options, context)
+                decoded = decode(self._model, job.audio, self._options, context, background)
         except Exception as exc:  # a broken model must not kill the pipeline silently
             decoded = Decoded("")
             self._emit(ErrorEvent(f"speech-to-text decode failed: {exc}"))
@@ -286,6 +290,9 @@ class DecodeWorker:
     def _deliver(self, job: Job) -> None:
         if not job.text:
             return
+        if job.final:
+            with self._cond:
+                self._foreground.heard(level_dbfs(job.audio), job.end16)
         latency = None
         if job.final and job.voiced_host_ms is not None:
             latency = time.monotonic() * 1000.0 - job.voiced_host_ms
