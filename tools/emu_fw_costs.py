@@ -2,7 +2,8 @@
 chip's own `time.ticks_us`, so the host's load does not matter): MicroPython rp2's own primitives (a Python call,
 `select.poll.ipoll(0)`, `poll.modify`, a 64-byte stdout write, `I2S.readinto` of one 10 ms frame at 16 kHz in
 ASYNCIO mode) and picomic's (the ring's per-frame bookkeeping, sealing a frame: header + CRC-32, the clip scan,
-`Capture.step` of a whole frame with rp2's I2S and with picomic's PIO capture, its `readinto`, `due_us`). docs/performance.md quotes them beside `picomic bench --only emulated`.
+`Capture.step` of a whole frame with rp2's I2S and with picomic's PIO capture, its `readinto`, `due_us`).
+docs/performance.md quotes them beside `picomic bench --only emulated`.
 
     PICOMIC_RP2_DIR=../shared/rp2 python tools/emu_fw_costs.py
 """

@@ -1,8 +1,9 @@
 """The CPU floor under the firmware in the emulated RP2040: a bare MicroPython loop that polls the I2S and reads
 320-byte buffers at 16 kHz/16-bit for 8 s (through `mpremote exec`), and the core's busy share meanwhile (the
-harness's stats). docs/performance.md quotes it beside `picomic bench --only emulated`.
+harness's stats). With `--pio` the same loop reads picomic's own PIO + DMA capture (picomic_fw.pio_i2s, flashed
+first) instead of rp2's machine.I2S. docs/performance.md quotes both beside `picomic bench --only emulated`.
 
-    PICOMIC_RP2_DIR=../shared/rp2 python tools/emu_i2s_floor.py
+    PICOMIC_RP2_DIR=../shared/rp2 python tools/emu_i2s_floor.py [--pio]
 """
 
 import os
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from picomic.emulator.board import EmulatedBoard
+from picomic.emulator.firmware import ensure_firmware
 
 R = os.environ.get("PICOMIC_RP2_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "rp2"))
 FLASH = Path(tempfile.mkdtemp()) / "floor.flash"
@@ -32,13 +34,39 @@ while time.ticks_diff(time.ticks_ms(), t0) < 8000:
 i2s.deinit()
 print("bytes", n)
 """
+PIO_SCRIPT = """
+import select, sys, time
+from machine import Pin
+from picomic_fw.pio_i2s import PioI2S
+i2s = PioI2S(0, Pin(16), Pin(18, Pin.IN, Pin.PULL_DOWN), 16000, 16, 1, 20000)
+buf = bytearray(320)
+p = select.poll()
+p.register(sys.stdin, select.POLLIN)
+n = 0
+t0 = time.ticks_ms()
+while time.ticks_diff(time.ticks_ms(), t0) < 8000:
+    for _ in p.ipoll(10):
+        pass
+    n += i2s.readinto(buf)
+i2s.deinit()
+print("bytes", n)
+"""
+"""The PIO capture's samples arrive one at a time (it polls readable after one): the loop wakes every 10 ms, as
+the firmware does by the clock, and reads what came."""
+
+
+def script(pio: bool) -> str:
+    return PIO_SCRIPT if pio else SCRIPT
 
 
 def main() -> None:
+    pio = "--pio" in sys.argv[1:]
     uf2, bootrom = f"{R}/micropython-v1.28.0-RPI_PICO.uf2", f"{R}/rp2040-bootrom-b1.bin"
     with EmulatedBoard(uf2, bootrom, "noise:-30dBFS", flash_path=FLASH, fresh=True) as board:
         out: dict[str, subprocess.CompletedProcess[str]] = {}
-        command = [sys.executable, "-m", "mpremote", "connect", board.port, "exec", SCRIPT]
+        if pio:
+            ensure_firmware(board.port)
+        command = [sys.executable, "-m", "mpremote", "connect", board.port, "resume", "exec", script(pio)]
         runner = threading.Thread(
             target=lambda: out.update(run=subprocess.run(command, capture_output=True, text=True, timeout=120))
         )

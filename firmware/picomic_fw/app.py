@@ -289,7 +289,7 @@ class App:
             limits["modes"] = modes  # what this chip sustains: (bits, channels) -> max_rate
         long = chips.long_frames(self.chip)
         if long is not None:
-            limits["long_frames"] = long  # [rate, frame_ms]: from that rate on, frames at least that long
+            limits["long_frames"] = long  # [rate, frame_ms, bits, channels]: that mode's shortest frames
         info = {
             "fw": VERSION, "build": _BUILD, "proto": PROTO, "board": self.profile.get("board", "unknown"),
             "mpy": ".".join(str(v) for v in impl.version[:3]), "uid": self.uid, "ticks_bits": 30,
@@ -338,10 +338,11 @@ class App:
             self.reply("START", False, "already streaming")
             return
         defaults = self.defaults
-        long = chips.long_frames(self.chip)
-        if long is not None and "frame_ms" not in args and args.get("rate", defaults["rate"]) >= long[0]:
+        long = 0 if "frame_ms" in args else chips.needs_long(
+            self.chip, *(args.get(k, defaults[k]) for k in ("rate", "bits", "channels")))
+        if long:
             defaults = dict(defaults)
-            defaults["frame_ms"] = long[1]  # a rate that needs long frames gets them when none are asked for
+            defaults["frame_ms"] = long  # a mode that needs long frames gets them when none are asked for
         cfg, err = parse_start(args, defaults)
         if err is None:
             err = chips.refuse(self.chip, cfg)

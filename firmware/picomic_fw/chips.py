@@ -7,16 +7,17 @@
 # commands.LIMITS.
 
 MODES = {
-    # RP2040 (Cortex-M0+, 125 MHz): 48 kHz 24-bit mono overran in the emulator (RP2-FACTS / README); 16-bit
-    # stereo costs what 24-bit mono does per sample frame.
-    "RP2040": ((16, 1, 48000), (24, 1, 32000), (16, 2, 32000), (24, 2, 16000)),
+    # RP2040 (Cortex-M0+, 125 MHz): with picomic's PIO capture every mode ran 60 s in the emulator with 0
+    # overruns, the heaviest (48 kHz 24-bit stereo, 20 ms frames) at 63 % of the core (docs/performance.md).
+    # (With rp2's machine.I2S, "capture": "i2s", 48 kHz 24-bit mono overran: RP2-FACTS / README.)
+    "RP2040": ((16, 1, 48000), (24, 1, 48000), (16, 2, 48000), (24, 2, 48000)),
     # RP2350 (Cortex-M33 / Hazard3, 150 MHz): every mode the protocol allows.
     "RP2350": ((16, 1, 48000), (24, 1, 48000), (16, 2, 48000), (24, 2, 48000)),
 }
-# From a rate on, START needs frames of at least this length (rate Hz, frame_ms): the work per frame is fixed
-# (one wake, one read, a header and CRC set-up, the writes' calls), and at 48 kHz with 10 ms frames it took
-# 73 % of the emulated RP2040, with 20 ms frames 67 % (docs/performance.md).
-LONG_FRAMES = {"RP2040": (44100, 20)}
+# From a rate on, a mode needs frames of at least this length (rate Hz, frame_ms, bits, channels): the work per
+# frame is fixed (one wake, one read, a header and CRC set-up, the writes' calls), and 48 kHz 24-bit stereo with
+# 10 ms frames took 72 % of the emulated RP2040, with 20 ms frames 63 % (docs/performance.md).
+LONG_FRAMES = {"RP2040": (44100, 20, 24, 2)}
 WDT_MAX_MS = {"RP2040": 8388, "RP2350": 16777}  # ports/rp2/machine_wdt.c
 
 
@@ -50,15 +51,25 @@ def refuse(chip, cfg):
     return "mode not supported on the %s" % chip
 
 
-def _frames(chip, cfg):
+def needs_long(chip, rate, bits, channels):
+    # The frame_ms this mode needs at this rate on the chip, or 0 when any frame length will do.
     long = LONG_FRAMES.get(chip)
-    if long is None or cfg["rate"] < long[0] or cfg["frame_ms"] >= long[1]:
+    if long is None or rate < long[0] or bits != long[2] or channels != long[3]:
+        return 0
+    return long[1]
+
+
+def _frames(chip, cfg):
+    ms = needs_long(chip, cfg["rate"], cfg["bits"], cfg["channels"])
+    if cfg["frame_ms"] >= ms:
         return None
-    return "at %d Hz the %s needs frames of at least %d ms (frame_ms=%d)" % (cfg["rate"], chip, long[1], long[1])
+    return "at %d Hz %d-bit %s on the %s needs frames of at least %d ms (frame_ms=%d)" % (
+        cfg["rate"], cfg["bits"], "stereo" if cfg["channels"] == 2 else "mono", chip, ms, ms)
 
 
 def long_frames(chip):
-    # INFO's [rate, frame_ms]: from that rate on START needs frames that long; None when no such limit.
+    # INFO's [rate, frame_ms, bits, channels]: from that rate on that mode needs frames that long; None when
+    # no such limit.
     long = LONG_FRAMES.get(chip)
     return list(long) if long is not None else None
 

@@ -148,15 +148,16 @@ def test_reset_answers_then_reboots_and_is_refused_without_a_reset(fw: FirmwareB
 
 
 def test_rp2040_starts_only_the_modes_it_sustains(fw: FirmwareBuild) -> None:
-    # chips.MODES / LONG_FRAMES, measured in the emulated RP2040 (docs/performance.md): 48 kHz 24-bit is refused,
-    # 48 kHz 16-bit needs 20 ms frames; INFO lists both limits. A profile's "mcu" names the chip off rp2.
+    # chips.MODES / LONG_FRAMES, measured in the emulated RP2040 (docs/performance.md): every mode up to 48 kHz,
+    # 24-bit stereo from 44.1 kHz only with 20 ms frames; INFO lists both limits. A profile's "mcu" names the chip
+    # off rp2.
     script = (
         APP_HARNESS
         + """
 a, inp, out, clock, made = make_app(profile={"board": "pico", "mcu": "RP2040"})
-for line in (b"INFO\\n", b"START rate=48000 bits=24\\n", b"START rate=48000 frame_ms=10\\n",
-             b"START rate=44100 frame_ms=10\\n", b"START rate=32000 frame_ms=10\\n", b"STOP\\n",
-             b"START rate=48000 frame_ms=20\\n", b"STOP\\n", b"START rate=48000\\n", b"STOP\\n"):
+for line in (b"INFO\\n", b"START rate=48000 bits=24 channels=2 frame_ms=10\\n", b"START rate=48000 frame_ms=10\\n",
+             b"STOP\\n", b"START rate=48000 bits=24 channels=2 frame_ms=20\\n", b"STOP\\n",
+             b"START rate=48000 bits=24 channels=2\\n", b"STOP\\n", b"START rate=48000 bits=24\\n", b"STOP\\n"):
     inp.feed(line)
     idle(a, 3)
     for _ in range(3):
@@ -168,12 +169,12 @@ dump(out)
     )
     frames = parse_frames(bytes.fromhex(run_mp(fw, script).strip()), allow_tail=True)
     info = next(f for f in frames if f.type == INFO).json()
-    assert info["chip"] == "RP2040" and info["limits"]["long_frames"] == [44100, 20]  # type: ignore[index]
-    assert {"bits": 16, "channels": 1, "max_rate": 48000} in info["limits"]["modes"]  # type: ignore[index]
+    assert info["chip"] == "RP2040" and info["limits"]["long_frames"] == [44100, 20, 24, 2]  # type: ignore[index]
+    assert {"bits": 24, "channels": 2, "max_rate": 48000} in info["limits"]["modes"]  # type: ignore[index]
     starts = [r for r in _replies(frames) if r["cmd"] == "START"]
-    assert [r["ok"] for r in starts] == [False, False, False, True, True, True]
-    assert "more than the RP2040 sustains" in str(starts[0]["error"])
-    assert starts[1]["error"] == "at 48000 Hz the RP2040 needs frames of at least 20 ms (frame_ms=20)"
-    assert starts[2]["error"] == "at 44100 Hz the RP2040 needs frames of at least 20 ms (frame_ms=20)"
-    assert starts[4]["rate"] == 48000 and starts[4]["frame_ms"] == 20 and starts[4]["samples"] == 960
-    assert starts[5]["frame_ms"] == 20  # no frame_ms asked for: the long frame the rate needs
+    assert [r["ok"] for r in starts] == [False, True, True, True, True]
+    assert starts[0]["error"] == "at 48000 Hz 24-bit stereo on the RP2040 needs frames of at least 20 ms (frame_ms=20)"
+    assert starts[1]["frame_ms"] == 10  # 16-bit mono: 10 ms frames at 48 kHz are fine
+    assert starts[2]["frame_ms"] == 20 and starts[2]["samples"] == 960
+    assert starts[3]["frame_ms"] == 20  # no frame_ms asked for: the long frame the mode needs
+    assert starts[4]["frame_ms"] == 10 and starts[4]["bits"] == 24  # 24-bit mono keeps the default

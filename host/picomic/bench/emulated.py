@@ -1,7 +1,8 @@
 """The firmware on the real MicroPython rp2 port, measured in the emulated Pico (rp2040js), per START mode.
 
 For each mode (16k/16, 16k/24, 32k/16, 48k/16 with its default 20 ms frames and with 10 ms ones, 48k/24, 16k/24
-stereo; frames of 10 ms unless said) one stream of `seconds` of emulated audio
+stereo, 48k/16 stereo, 48k/24 stereo with 20 ms frames and with 10 ms ones; frames of 10 ms below 44.1 kHz and 20 ms
+from it unless said) one stream of `seconds` of emulated audio
 (60 s full, 10 s quick) from an emulated Pico with picomic flashed (through mpremote, once) and a noise signal:
 
 - CPU load: the share of emulated time the core was not sleeping in WFI/WFE (the harness's busy/sleep counters);
@@ -40,13 +41,18 @@ MODES = (
     ("16k_24", StartSettings(rate_hz=16000, bits=24)),
     ("32k_16", StartSettings(rate_hz=32000, bits=16)),
     ("48k_16", StartSettings(rate_hz=48000, bits=16)),  # the default frame from 44.1 kHz: 20 ms
-    ("48k_16_10ms", StartSettings(rate_hz=48000, bits=16, frame_ms=10)),  # refused on the RP2040 (LONG_FRAMES)
+    ("48k_16_10ms", StartSettings(rate_hz=48000, bits=16, frame_ms=10)),
     ("48k_24", StartSettings(rate_hz=48000, bits=24)),
     ("16k_24_stereo", StartSettings(rate_hz=16000, bits=24, channels=2)),
+    ("48k_16_stereo", StartSettings(rate_hz=48000, bits=16, channels=2)),
+    ("48k_24_stereo", StartSettings(rate_hz=48000, bits=24, channels=2)),
+    ("48k_24_stereo_10ms", StartSettings(rate_hz=48000, bits=24, channels=2, frame_ms=10)),  # refused (LONG_FRAMES)
 )
-REQUIRED = frozenset({"16k_16", "16k_24", "32k_16", "48k_16", "16k_24_stereo"})
-"""The modes START must accept on the RP2040 (issue 14), each with 0 overruns and drops at ≤ 70 % CPU; the
-others (48 kHz 24-bit) are measured when the firmware accepts them and reported as refused otherwise."""
+REQUIRED = frozenset(name for name, _ in MODES) - {"48k_24_stereo_10ms"}
+"""The modes START must accept on the RP2040 (issue 14 asks for 16k/16, 16k/24, 32k/16, 48k/16 and 16k/24
+stereo, and 48k/24 if it fits; with picomic's PIO capture every mode fits), each with 0 overruns and drops at
+≤ 70 % CPU; 48 kHz 24-bit stereo with 10 ms frames took 72 % and is refused (chips.LONG_FRAMES): it is reported
+as refused."""
 _CHECKOUT_RP2 = Path(__file__).resolve().parents[4] / "shared" / "rp2"
 
 
