@@ -44,7 +44,7 @@ def test_flash_copies_what_differs_and_reflash_is_a_noop(sim: Callable[..., Any]
     assert "copy    main.py" in first.stdout and "copy    picomic_fw/app.mpy" in first.stdout
     # flashing puts the profile back
     assert "copy    board.json" in first.stdout
-    assert "remove  picomic_fw/old.py" in first.stdout and "keep    9 unchanged" in first.stdout
+    assert "remove  picomic_fw/old.py" in first.stdout and "keep    10 unchanged" in first.stdout
     assert "ok: copied 3 file(s), removed 1, your main.py is now main.py.orig; picomic 0.1.0 answers" in first.stdout
     on_board = {k: v[1] for k, v in snapshot(fl).items()}
     assert on_board.pop("main.py.orig") == b"print('my own program')\n"
@@ -83,5 +83,5 @@ def test_dry_run_touches_no_file_and_remove_restores_a_plain_repl(sim: Callable[
 
     again = flash(board.port)
     assert again.returncode == 0, again.stderr
-    assert "ok: copied 12 file(s)" in again.stdout  # main.py, board.json, 9 modules, _build (the digest)
+    assert "ok: copied 13 file(s)" in again.stdout  # main.py, board.json, 10 modules, _build (the digest)
     assert {k: v[1] for k, v in snapshot(fl).items()} == expected_files()

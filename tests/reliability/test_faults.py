@@ -108,7 +108,9 @@ def test_host_stall_device_keeps_capturing_and_counts_its_drops() -> None:
 def test_forced_i2s_overrun_is_flagged_once_and_in_status() -> None:
     r = F.overrun()
     _ok(r)
-    assert r.details["hole_samples"] == 1600
+    # 100 ms lost while the buffer was full, plus what arrived between the stall's end and the next read (the
+    # PIO capture delivers sample by sample): less than one 10 ms frame more
+    assert 1600 <= r.details["hole_samples"] < 1600 + 160
 
 
 def test_slow_consumer_does_not_touch_other_listeners_or_capture() -> None:
