@@ -92,7 +92,7 @@ class Mic:
     def heap(self, rate, bits, channels, ibuf):
         if self.pio is None:
             return ibuf
-        return self.pio.heap_bytes(ibuf, (4 if bits == 32 else 2) * channels)
+        return self.pio.heap_bytes(ibuf, bits, channels)
 
     def __call__(self, rate, bits, channels, ibuf):
         if self.pio is not None and not self.ws_ok:

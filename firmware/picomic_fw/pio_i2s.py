@@ -49,9 +49,14 @@ def ring_size(ibuf, bpf):
     return r
 
 
-def heap_bytes(ibuf, bpf):
-    # What the ring takes from the heap: twice its size (it is aligned to its size inside the allocation).
-    return 2 * ring_size(ibuf, bpf)
+def heap_bytes(ibuf, bits, channels):
+    # What the ring takes from the heap for a mode (bits 16 or 32, as for machine.I2S): twice its size (it is
+    # aligned to its size inside the allocation).
+    return 2 * ring_size(ibuf, _width(bits) * channels)
+
+
+def _width(bits):
+    return 4 if bits == 32 else 2  # bytes per sample in the ring
 
 
 def _program(n, stereo):
@@ -117,7 +122,7 @@ class PioI2S(io.IOBase):
         import rp2
         import uctypes
 
-        width = 4 if bits == 32 else 2
+        width = _width(bits)
         self.bpf = width * channels
         size = ring_size(ibuf, self.bpf)
         self.cap_frames = size // self.bpf

@@ -113,6 +113,7 @@ def test_ring_size(fw: FirmwareBuild, ibuf: int, bpf: int, size: int) -> None:
     got = run_mp_json(
         fw,
         f"from picomic_fw import pio_i2s\nimport json\n"
-        f"print(json.dumps([pio_i2s.ring_size({ibuf}, {bpf}), pio_i2s.heap_bytes({ibuf}, {bpf})]))",
+        f"print(json.dumps([pio_i2s.ring_size({ibuf}, {bpf}), "
+        f"pio_i2s.heap_bytes({ibuf}, {32 if bpf >= 4 else 16}, {1 + (bpf == 8)})]))",
     )
     assert got == [size, 2 * size]
