@@ -12,7 +12,7 @@ from picomic.bus.events import Event, WakeDetection
 from picomic.errors import ModelError
 from picomic.speech.edges import SpeechEdge
 from picomic.speech.transcribe import feed_chunks
-from picomic.speech.wake import WakeGate, WakeListener
+from picomic.speech.wake import HEARD_ALL, WakeGate, WakeListener
 from picomic.speech.wakeword import WakeDetector, wake_model_names
 from speech_support import FIXTURES, load_pcm
 
@@ -51,9 +51,12 @@ def test_other_speech_does_not_wake_it(name: str) -> None:
     assert _detections(load_pcm(name))[0] == []
 
 
-def _gate() -> tuple[WakeGate, list[SpeechEdge]]:
+def _gate(heard: int = HEARD_ALL) -> tuple[WakeGate, list[SpeechEdge]]:
+    """A gate whose wake listener has heard up to `heard` (by default: all of it, the listener ran ahead)."""
     out: list[SpeechEdge] = []
-    return WakeGate(out.append, timeout_s=8.0, min_command_ms=400), out
+    gate = WakeGate(out.append, timeout_s=8.0, min_command_ms=400)
+    gate.heard(heard)
+    return gate, out
 
 
 def test_without_a_detection_nothing_but_closed_passes() -> None:
@@ -108,3 +111,41 @@ def test_a_detection_that_arrives_before_the_start_of_its_utterance_edge_counts_
     gate.on_vad(SpeechEdge("start", 30_000))
     gate.on_vad(SpeechEdge("end", 50_000))
     assert out == [SpeechEdge("start", 30_000), SpeechEdge("end", 50_000)]
+
+
+def test_a_wake_listener_behind_the_vad_still_finds_the_command() -> None:
+    gate, out = _gate(heard=0)  # the VAD has heard the phrase and the whole command; the wake thread has not
+    phrase = [SpeechEdge("start", 1000), SpeechEdge("end", 14_000)]
+    command = [SpeechEdge("start", 20_000), SpeechEdge("tentative_end", 40_000), SpeechEdge("end", 45_000)]
+    for edge in [*phrase, *command, SpeechEdge("closed", 60_000)]:
+        gate.on_vad(edge)
+    assert out == []
+    gate.heard(15_000)
+    gate.on_detection(15_500)  # right after the phrase
+    gate.heard(30_000)
+    assert out == command[:1]
+    gate.heard(50_000)
+    assert out == command
+    gate.heard(HEARD_ALL)  # the listener stopped: nothing can wake it any more
+    assert out == [*command, SpeechEdge("closed", 60_000)]
+
+
+def test_closed_waits_for_the_wake_listener_to_stop() -> None:
+    gate, out = _gate(heard=0)
+    gate.on_vad(SpeechEdge("closed", 10_000))
+    gate.heard(20_000)
+    assert out == []
+    gate.on_detection(19_000)  # in the tail the VAD closed on: no utterance follows it
+    gate.heard(HEARD_ALL)
+    assert out == [SpeechEdge("closed", 10_000)]
+
+
+def test_the_listener_reports_how_far_it_has_heard_and_when_it_stops() -> None:
+    bus, heard = AudioBus(), []
+    listener = WakeListener(bus, "okay_nabu")
+    listener.add_progress_callback(heard.append)
+    listener.start()
+    feed_chunks(bus, np.zeros(16000, np.int16), 16000, chunk_ms=10)
+    assert listener.join(30)
+    assert heard[-1] == HEARD_ALL
+    assert heard[:-1] == sorted(heard[:-1]) and 15000 <= heard[-2] <= 16000

@@ -106,5 +106,6 @@ def wake_gate(
     gate = WakeGate(stt.on_vad)
     listener = WakeListener(pipeline.bus, args.wake_word, pipeline.emit, stream=stream)
     listener.add_detection_callback(gate.on_detection)
+    listener.add_progress_callback(gate.heard)
     pipeline.add_consumer(listener)
     return gate.on_vad

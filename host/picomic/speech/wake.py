@@ -7,12 +7,16 @@ emits a `WakeDetection` event per detection, telling its callbacks the 16 kHz ti
 passes on the speech edges of the next utterance after a detection only (DECISIONS 45), when it starts within
 `timeout_s` (8 s). When the detection fires inside an open utterance (the command follows the phrase without
 a pause), the utterance's rest from the detection on is that next utterance if it lasts `min_command_ms`;
-otherwise (the phrase said alone) the gate waits for the following one. Positions decide, not arrival order.
+otherwise (the phrase said alone) the gate waits for the following one. Positions decide, not arrival order:
+the gate holds each VAD edge until the wake listener has heard up to it (`heard`), so a wake thread that lags
+the VAD (a loaded machine, a file read faster than real time) still finds the command it woke for.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -28,6 +32,8 @@ from picomic.speech.wakeword import WakeDetector
 
 DEFAULT_WAKE_TIMEOUT_S = 8.0
 MIN_COMMAND_MS = 400
+HEARD_ALL = sys.maxsize
+"""What the wake listener reports as heard once it has stopped: nothing it could still detect is pending."""
 
 
 class WakeListener(ConsumerThread):
@@ -46,6 +52,7 @@ class WakeListener(ConsumerThread):
         self.detector = WakeDetector(model)
         self._emit = emit
         self._callbacks: list[Callable[[int], None]] = []
+        self._progress: list[Callable[[int], None]] = []
         self._inbox = bus.subscribe(name, maxsize, stream=stream)  # a stage's stream when one is on
         self._frontend = Frontend16k()
         self._origin16 = 0  # 16 kHz timeline position of the detector's first sample
@@ -58,6 +65,11 @@ class WakeListener(ConsumerThread):
         """Call `callback(sample16)` on every detection (register before `start`)."""
         self._callbacks.append(callback)
 
+    def add_progress_callback(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(sample16)` with how far the detector has heard after every block it ran (after that
+        block's detection callbacks), and with `HEARD_ALL` when the listener stops (register before `start`)."""
+        self._progress.append(callback)
+
     def _run(self) -> None:
         try:
             while (chunk := self._inbox.recv()) is not None:
@@ -67,10 +79,17 @@ class WakeListener(ConsumerThread):
                     self._origin16 = step.start16
                 for block in step.blocks:
                     self._feed(block)
+                    self._report(self._origin16 + self.detector.fed_bytes // 2)
         except Exception as exc:
             self.error = exc
             if self._emit is not None:
                 self._emit(ErrorEvent(f"wake word stopped: {exc}"))
+        finally:
+            self._report(HEARD_ALL)
+
+    def _report(self, heard16: int) -> None:
+        for callback in self._progress:
+            callback(heard16)
 
     def _feed(self, block16: np.ndarray) -> None:
         if not len(block16) or not self.detector.feed(float_to_i16(block16).tobytes()):
@@ -85,7 +104,9 @@ class WakeListener(ConsumerThread):
 
 class WakeGate:
     """Speech edges in (from the VAD), the edges of the utterance after a wake word out (to STT). Thread-safe:
-    `on_vad` comes from the VAD thread, `on_detection` from the wake listener's."""
+    `on_vad` comes from the VAD thread, `on_detection` and `heard` from the wake listener's. An edge is routed
+    once the wake listener has heard its position, so every detection before it is known; `forward` is called
+    under the gate's lock, in stream order, and must not block (STT's `on_vad` only queues)."""
 
     def __init__(
         self, forward: EdgeCallback, timeout_s: float = DEFAULT_WAKE_TIMEOUT_S, min_command_ms: int = MIN_COMMAND_MS
@@ -98,21 +119,45 @@ class WakeGate:
         self._pending: int | None = None  # a detection inside the open utterance, not yet passed on
         self._open: int | None = None  # start of the utterance the VAD has open (passed on or not)
         self._passing = False  # the edges of the open utterance go to STT
+        self._held: deque[SpeechEdge] = deque()  # VAD edges the wake listener has not heard up to yet
+        self._heard = 0  # 16 kHz position the wake listener has heard up to
+        self._detections: deque[int] = deque()  # detections not yet reached by the routed edges
 
     def on_detection(self, sample16: int) -> None:
         with self._lock:
-            if self._passing:
-                return
-            if self._open is not None:
-                self._pending = sample16
-            else:
-                self._armed = sample16
+            self._detections.append(sample16)
+
+    def heard(self, sample16: int) -> None:
+        """The wake listener has run its detector up to `sample16` (`HEARD_ALL`: it has stopped)."""
+        with self._lock:
+            self._heard = max(self._heard, sample16)
+            self._release()
 
     def on_vad(self, edge: SpeechEdge) -> None:
         with self._lock:
-            out = self._route(edge)
-        for e in out:
-            self._forward(e)
+            self._held.append(edge)
+            self._release()
+
+    def _release(self) -> None:
+        """Route the held edges the wake listener has heard past (lock held), with the detections before each
+        applied first. `closed` waits for the listener to stop: a detection may still lie in the tail."""
+        while self._held:
+            edge = self._held[0]
+            if (HEARD_ALL if edge.kind == "closed" else edge.sample16) > self._heard:
+                break
+            self._held.popleft()
+            while self._detections and (self._detections[0] <= edge.sample16 or edge.kind == "closed"):
+                self._detect(self._detections.popleft())
+            for e in self._route(edge):
+                self._forward(e)
+
+    def _detect(self, sample16: int) -> None:
+        if self._passing:
+            return
+        if self._open is not None:
+            self._pending = sample16
+        else:
+            self._armed = sample16
 
     def _route(self, edge: SpeechEdge) -> list[SpeechEdge]:
         """The edges to pass on for `edge` (lock held). `progress` (how far the VAD has heard) and `closed` always
@@ -135,9 +180,6 @@ class WakeGate:
         self._open = edge.sample16
         armed, self._armed = self._armed, None
         if armed is None:
-            return []
-        if armed > edge.sample16:  # the detection came first but lies inside this utterance
-            self._pending = armed
             return []
         if edge.sample16 - armed > self._timeout:
             return []  # too late: the wake word has expired
