@@ -79,13 +79,18 @@ class WakeListener(ConsumerThread):
                     self._origin16 = step.start16
                 for block in step.blocks:
                     self._feed(block)
-                    self._report(self._origin16 + self.detector.fed_bytes // 2)
+                    self._report(self._position)
         except Exception as exc:
             self.error = exc
             if self._emit is not None:
                 self._emit(ErrorEvent(f"wake word stopped: {exc}"))
         finally:
             self._report(HEARD_ALL)
+
+    @property
+    def _position(self) -> int:
+        """16 kHz timeline position up to which the detector has heard."""
+        return self._origin16 + self.detector.fed_bytes // 2
 
     def _report(self, heard16: int) -> None:
         for callback in self._progress:
@@ -94,7 +99,7 @@ class WakeListener(ConsumerThread):
     def _feed(self, block16: np.ndarray) -> None:
         if not len(block16) or not self.detector.feed(float_to_i16(block16).tobytes()):
             return
-        at = self._origin16 + self.detector.fed_bytes // 2
+        at = self._position
         self.detections.append(at)
         if self._emit is not None:
             self._emit(WakeDetection(self.detector.name, at / TARGET_RATE_HZ))
