@@ -113,6 +113,27 @@ def test_recv_timeout() -> None:
     assert lis.recv(timeout=0) is None
 
 
+def test_wake_ends_a_wait_at_once_and_loses_no_chunk() -> None:
+    bus = AudioBus()
+    lis = bus.subscribe("x")
+    result: list[object] = []
+    t = threading.Thread(target=lambda: result.append(lis.recv(timeout=10)))
+    t.start()
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    lis.wake()
+    t.join(timeout=5)
+    assert result == [None] and time.monotonic() - t0 < 5  # back long before its 10 s timeout
+    lis.wake()  # no one waits: the next wait returns at once, once
+    assert lis.recv(timeout=10) is None
+    bus.publish(make_chunk(0))
+    lis.wake()
+    got = lis.recv(timeout=10)  # a queued chunk comes first
+    assert isinstance(got, AudioChunk) and got.seq == 0
+    t0 = time.monotonic()
+    assert lis.recv(timeout=0.1) is None and time.monotonic() - t0 >= 0.09  # the wake was used up
+
+
 def test_close_drains_then_none_and_wakes_waiters() -> None:
     bus = AudioBus()
     lis = bus.subscribe("a")

@@ -114,6 +114,7 @@ class Listener:
         self._dropped = 0
         self._skipped = 0
         self._ended = False  # bus closed or listener unsubscribed: no more chunks will arrive
+        self._woken = False  # `wake` was called: the next wait in `recv` returns at once
 
     @property
     def name(self) -> str:
@@ -175,20 +176,28 @@ class Listener:
                 loop.call_soon_threadsafe(_set_done, fut)
         self._async_waiters.clear()
 
+    def wake(self) -> None:
+        """Make a `recv` that waits (or the next one) return None now, as on a timeout: the consumer has other
+        work (e.g. STT a VAD edge). Any thread."""
+        with self._lock:
+            self._woken = True
+            self._cond.notify_all()
+
     def recv(self, timeout: float | None = None) -> AudioChunk | None:
-        """The oldest queued chunk; waits up to `timeout` s (None: forever). None on timeout or closed."""
+        """The oldest queued chunk; waits up to `timeout` s (None: forever). None on timeout, `wake` or closed."""
         with self._lock:
             if not self._queue and not self._ended:
                 deadline = None if timeout is None else time.monotonic() + timeout
                 self._waiters += 1
                 try:
-                    while not self._queue and not self._ended:
+                    while not self._queue and not self._ended and not self._woken:
                         remaining = None if deadline is None else deadline - time.monotonic()
                         if remaining is not None and remaining <= 0:
                             return None
                         self._cond.wait(remaining)
                 finally:
                     self._waiters -= 1
+            self._woken = False
             return self._queue.popleft() if self._queue else None
 
     async def recv_async(self) -> AudioChunk | None:
