@@ -38,6 +38,15 @@ def whisper_model() -> Any:
     return load_model()
 
 
+@functools.cache
+def full_window_model() -> Any:
+    """The default model with its encoder on Whisper's full 30 s window (`--full-window`), loaded once."""
+    from picomic.speech.models import ModelSettings
+    from picomic.speech.stt import SttSettings, load_model
+
+    return load_model(SttSettings(model=ModelSettings(encoder_pad_s=None)))
+
+
 def white_noise(seconds: float, amplitude: float = 0.1, seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.clip(rng.standard_normal(int(seconds * RATE_HZ)) * amplitude * 32768, -32768, 32767).astype(np.int16)

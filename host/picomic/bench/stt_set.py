@@ -5,10 +5,11 @@
 Each file is fed at real-time pace through bus → VAD → STT twice, alternating file by file (a machine-load change
 hits both alike): with today's settings (`ours`) and with settings that reproduce the behaviour before turns
 (`before`: every utterance ends at 500 ms of silence, no turns, no revisions, no hallucination guard, the VAD's
-160 ms tentative end). Per run:
+160 ms tentative end, the encoder on Whisper's full 30 s window). Per run:
 
 - WER of the text a `--transcript` file holds after revisions (`turns.best_finals`, DECISIONS 42) against the
-  batch baseline: faster-whisper on each whole sentence (its speech ± 300 ms) with the same model and options;
+  batch baseline: faster-whisper as it is (the full 30 s window) on each whole sentence (its speech ± 300 ms)
+  with the same model and options;
 - end of speech → the first final covering it (a segment final or a revision whose end lies within 250 ms of
   the sentence's true last sample), measured from the capture time of that true last sample;
 - finals per unpaused sentence; finals with text on the noise-only files; process CPU seconds per
@@ -47,10 +48,12 @@ LE1 = Target("<=", 1)
 
 
 def before_settings(s: SttSettings) -> tuple[SttSettings, VadSettings]:
-    """Settings that reproduce the behaviour before turns and text-driven endpointing (commit fb57b97)."""
+    """Settings that reproduce the behaviour before turns and text-driven endpointing (commit fb57b97) and before
+    the short encoder window (the full 30 s window)."""
     policy = replace(s.policy, sentence_end_ms=500, open_end_ms=500, turn_gap_ms=0)
     decode = replace(s.decode, guard_no_speech_prob=1.0, guard_background_db=0.0)
-    return replace(s, policy=policy, decode=decode), VadSettings(tentative_end_ms=160)
+    model = replace(s.model, encoder_pad_s=None)
+    return replace(s, model=model, policy=policy, decode=decode), VadSettings(tentative_end_ms=160)
 
 
 @dataclass
@@ -184,18 +187,19 @@ def _summary(t: Tally) -> dict[str, Any]:
 def run(quick: bool = False, settings: SttSettings | None = None) -> dict[str, Any]:
     """All figures of the harder set, ours and before side by side (see the module docstring)."""
     s = settings or SttSettings()
-    model = load_model(s)
     files = load_manifest(SET)
     if quick:
         files = [f for f in files if f["file"][:2] in ("p1", "p3", "p5", "u1", "s1", "n3")]
     configs = {"ours": (s, VadSettings()), "before": before_settings(s)}
+    models = {name: load_model(stt_s) for name, (stt_s, _vad) in configs.items()}
     tallies = {name: Tally() for name in configs}
     for f in files:
         for name, (stt_s, vad_s) in configs.items():
-            events, emitted, cpu = run_realtime(SET / f["file"], model, stt_s, vad_s)
+            events, emitted, cpu = run_realtime(SET / f["file"], models[name], stt_s, vad_s)
             _tally(tallies[name], f, events, emitted, cpu)
     out: dict[str, Any] = {name: _summary(t) for name, t in tallies.items()}
-    refs, hyps = batch_hyps(model, s, files)
+    model = models["ours"]
+    refs, hyps = batch_hyps(models["before"], s, files)  # faster-whisper as it is: the full window
     errors, words = wer_counts(refs, hyps)
     out["batch"] = {"wer_pct": round(100.0 * errors / max(words, 1), 2), "errors": errors, "words": words, "hyps": hyps}
     speech = [f for f in files if f["kind"] != "noise"]

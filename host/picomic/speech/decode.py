@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from picomic.speech import window
+
 MAX_PROMPT_CHARS = 600
 """Prompt text kept (its end): Whisper sees at most 223 prompt tokens."""
 
@@ -127,7 +129,7 @@ def decode(
 ) -> Decoded:
     """Transcribe 16 kHz float32 audio; segments that look like hallucinations are dropped (`background`: the
     audio is background talk next to the last final, see `DecodeOptions.rejects`)."""
-    segments, _info = model.transcribe(audio16, **options.transcribe_kwargs(context))
+    segments = window.transcribe(model, audio16, options.transcribe_kwargs(context))
     texts: list[str] = []
     words: list[Word] = []
     for seg in segments:

