@@ -1,17 +1,18 @@
 """Turns (speech/turns.py) with the real model on the harder set: a sentence with pauses is one turn whose
-revision holds the whole sentence; later pieces decode the whole turn; turns end at the gap; best_finals."""
+revision holds the whole sentence; later pieces read the turn's text as prompt; turns end at the gap; best_finals."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from picomic.bench.stt import wer_counts
 from picomic.bus.events import Transcript, TranscriptRevision
 from picomic.speech.stt import StreamingPolicy, SttSettings
-from picomic.speech.textalign import tail_after
 from picomic.speech.transcribe import transcribe_file
 from picomic.speech.turns import best_finals
+from picomic.speech.worker import Job, context_text
 from speech_support import RATE_HZ, SET, set_entry, set_manifest, set_path, speech_events, whisper_model
 
 
@@ -27,6 +28,9 @@ def test_a_paused_sentence_is_one_turn_revised_to_the_whole_sentence() -> None:
     assert revisions and len(finals) == len(revisions) + 1, events  # every piece once; later ones revise the turn
     assert {x.turn for x in finals + revisions} == {finals[0].turn}  # type: ignore[operator]
     assert [r.pieces for r in revisions] == list(range(2, len(revisions) + 2))
+    for revision in revisions:  # each right after its piece's final, which is not kept waiting for it
+        before = events[events.index(revision) - 1]
+        assert isinstance(before, Transcript) and before.final and before.end_s == revision.end_s
     plain = " ".join(t.text for t in finals).lower()  # a client reading only finals gets each piece's words once
     assert plain.count("tonight") == 1 and "maria" in plain
     sentence = e["sentences"][0]
@@ -91,19 +95,16 @@ def test_no_first_or_last_word_is_clipped_on_the_set() -> None:
     assert not missing, missing
 
 
-@pytest.mark.parametrize(
-    ("before", "after", "tail"),
-    [
-        (
-            "If you need anything else tonight.",
-            "If you need anything else tonight, just call the desk.",
-            "just call the desk.",
-        ),
-        ("The package should be delivered.", "The package should be delivered. Sometime at noon.", "Sometime at noon."),
-        ("And so am I fellow America.", "And so my fellow Americans, ask not.", "Americans, ask not."),
-        ("", "Hello there.", "Hello there."),
-        ("Good morning everyone.", "Good morning everyone.", ""),
-    ],
-)
-def test_tail_after_gives_the_new_words_of_a_turn(before: str, after: str, tail: str) -> None:
-    assert tail_after(before, after) == tail
+def _done(text: str, revises: int = 0) -> Job:
+    return Job(np.zeros(0, np.float32), 0, 0, text=text, done=True, revises=revises)
+
+
+def test_a_later_piece_reads_the_last_revision_and_the_finals_after_it_as_its_prompt() -> None:
+    first, second = _done("If you need anything else tonight."), _done("Just call the front desk.")
+    revision = _done("If you need anything else tonight, just call the front desk.", revises=2)
+    assert context_text((first,)) == "If you need anything else tonight."
+    assert context_text((first, second, revision)) == revision.text
+    third = _done("And ask for Maria.")
+    assert context_text((first, second, revision, third)) == f"{revision.text} And ask for Maria."
+    assert context_text((first, second, _done("", revises=2))) == f"{first.text} {second.text}"  # an empty one
+    assert context_text(()) is None

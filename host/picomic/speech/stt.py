@@ -4,16 +4,17 @@
 tells it where speech starts and ends (`edges.SpeechEdge`, on a 16 kHz timeline); it cuts each utterance
 out of the ring and hands it to a decode worker thread, so neither the bus nor the VAD ever waits for Whisper.
 
-End-of-speech latency is silence window + decode (each decode pads to a 30 s window: ~0.5 s for tiny.en on
-2 cores). With `speculative=True` the final decode starts when the silence has lasted `end_pad_ms` — long
-before `min_silence_ms` confirms the end — and its text is emitted the moment the end is confirmed, or
-discarded if speech resumes. Without a VAD (`use_vad=False`) it transcribes fixed windows of `window_s`.
+End-of-speech latency is silence window + decode (the encoder runs on the audio plus a pad, `window.py`: ~0.2 s
+for a short sentence with tiny.en on 2 cores). With `speculative=True` the final decode starts when the silence
+has lasted `end_pad_ms` — long before `min_silence_ms` confirms the end — and its text is emitted the moment the
+end is confirmed, or discarded if speech resumes. Without a VAD (`use_vad=False`) it transcribes fixed windows
+of `window_s`.
 
 Endpointing (with a VAD that sends `progress` edges): the utterance ends once the silence has lasted
 `sentence_end_ms` if the speculative text ends a sentence (terminal punctuation), else after `open_end_ms`
 (the bounded wait); the VAD's own `end` then only marks its segment. Pieces apart by at most `turn_gap_ms`
-form a turn (`turns.py`): a later piece's final decodes the whole turn; it is emitted as the piece's final and
-a revision of the turn.
+form a turn (`turns.py`): a later piece is decoded with the turn's text as prompt (its final, as fast as any),
+then the whole turn is re-decoded and emitted as a revision of the turn.
 
 Settings: `SttSettings` composes what to load (`models.ModelSettings`), how to decode (`decode.DecodeOptions`,
 handed to faster-whisper unchanged) and when to decode (`StreamingPolicy`).
@@ -73,8 +74,9 @@ class StreamingPolicy:
     """Audio kept while idle (must exceed the VAD's lag + pre-roll + min_speech)."""
     flush_timeout_s: float = 15.0
     """End of stream: how long to wait for the VAD and the pending decodes."""
-    sentence_end_ms: int = 400
-    """Silence that ends an utterance whose speculative text ends a sentence (. ? !)."""
+    sentence_end_ms: int = 384
+    """Silence that ends an utterance whose speculative text ends a sentence (. ? !). The VAD measures silence in
+    32 ms windows: 384 ms is twelve, one above the longest comma pause on the harder set (352 ms, u1)."""
     open_end_ms: int = 1000
     """Silence that ends any utterance (the bounded wait when the text does not end a sentence)."""
     turn_gap_ms: int = 1500
@@ -176,8 +178,10 @@ class SttListener(ConsumerThread):
         super().__init__(name)
 
     def on_vad(self, edge: SpeechEdge) -> None:
-        """A VAD speech edge (any thread, stream order, must end with a `closed` edge). Never blocks."""
+        """A VAD speech edge (any thread, stream order, must end with a `closed` edge). Never blocks; wakes the
+        listener thread, which applies it at once rather than with the next chunk."""
         self._edges.append(edge)
+        self._inbox.wake()
 
     # -- listener thread --------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -288,44 +292,68 @@ class SttListener(ConsumerThread):
             self._turns.close()
 
     def _job(self, end16: int, confirmed: bool = True, final: bool = True, pad: bool = True) -> Job:
-        """A decode of the open utterance up to `end16`. A later piece's final decodes its whole turn (a
-        revision) while that fits one Whisper window; otherwise (and for partials) the piece alone, with the
-        turn's text as prompt."""
+        """A decode of the open utterance up to `end16`, with the text of its turn so far as prompt."""
         start = self._utt if self._utt is not None else self._utt_from
-        pad_samples = self._policy.end_pad_ms * _MS if pad and self._uses_vad else 0
-        stop = end16 + pad_samples if final else self._ring.end
+        stop = end16 + self._pad(pad) if final else self._ring.end
         turn = self._turns.current if self._uses_vad else None
-        # a later piece whose turn is still held and fits one window: decode the whole turn
-        whole = turn if final and turn and turn.pieces and self._ring.base <= turn.from16 > stop - _WINDOW else None
-        begin = self._utt_from if whole is None else whole.from16
         return Job(
-            audio=self._ring.slice(begin, stop),
-            start16=start if whole is None else whole.start16,
+            audio=self._ring.slice(self._utt_from, stop),
+            start16=start,
             end16=end16 if final else self._ring.end,
             final=final,
-            voiced_host_ms=self._ring.host_ms(max(end16 - 1, self._ring.base)),
+            voiced_host_ms=self._voiced_ms(end16),
             confirmed=confirmed,
             turn=None if turn is None else turn.turn_id,
-            context=() if turn is None else tuple(turn.pieces),
-            revises=0 if whole is None else len(whole.pieces),
-            piece_start16=start,
-            audio_from16=max(begin, self._ring.base),
+            context=() if turn is None else tuple(turn.jobs),
+            audio_from16=max(self._utt_from, self._ring.base),
             stabilizer=None if final else self._stabilizer,
         )
 
+    def _pad(self, pad: bool) -> int:
+        """Samples of audio after an end given to its decode."""
+        return self._policy.end_pad_ms * _MS if pad and self._uses_vad else 0
+
+    def _voiced_ms(self, end16: int) -> float | None:
+        """Host capture time of the last voiced sample before `end16` (a final's latency counts from it)."""
+        return self._ring.host_ms(max(end16 - 1, self._ring.base))
+
+    def _revise(self, end16: int, pad: bool) -> None:
+        """After a later piece's final: re-decode its whole turn (a revision), while that fits one window."""
+        turn = self._turns.current
+        stop = end16 + self._pad(pad)
+        if turn is None or turn.pieces < 2 or not self._ring.base <= turn.from16 > stop - _WINDOW:
+            return
+        job = Job(
+            audio=self._ring.slice(turn.from16, stop),
+            start16=turn.start16,
+            end16=end16,
+            voiced_host_ms=self._voiced_ms(end16),
+            turn=turn.turn_id,
+            revises=turn.pieces,
+            audio_from16=turn.from16,
+        )
+        self.worker.submit(job)
+        self._turns.add_revision(job)
+
     def _final(self, end16: int, pad: bool = True) -> None:
-        """Close the open utterance at `end16`: keep the matching speculative decode or start one."""
+        """Close the open utterance at `end16`: keep the matching speculative decode or start one; a later
+        piece of a turn then has its whole turn re-decoded."""
         spec, self._spec = self._spec, None
+        job: Job | None = None
         if spec is not None and spec.end16 == end16:
             self.worker.confirm(spec)
-            self._turns.add_piece(spec, end16)
+            job = spec
         else:
             if spec is not None:
                 self.worker.cancel(spec)
             job = self._job(end16, pad=pad)
             if len(job.audio) >= 100 * _MS:
                 self.worker.submit(job)
-                self._turns.add_piece(job, end16)
+            else:
+                job = None
+        if job is not None:
+            self._turns.add_piece(job, end16)
+            self._revise(end16, pad)
         self._utt = None
         self._onset = None
         self._utt_from = end16

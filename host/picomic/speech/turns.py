@@ -1,12 +1,12 @@
 """Turns: utterances apart by short pauses, kept together so a pause inside a sentence loses no context.
 
 A turn opens with an utterance (a *piece*) and stays open while the next piece starts within `gap_samples`
-of the last one's end (and the turn spans less than `max_samples`). The first piece's final is a plain final;
-each later piece's final decodes the whole turn so far — one decode per piece, as without turns: Whisper's
-cost is the 30 s window, not the words — and goes out twice: the piece's own words as a plain final and the
-whole text as a `TranscriptRevision` replacing the turn's earlier finals (docs/events.md). A piece that
-would push the turn past one Whisper window is decoded alone with the turn's text as prompt (`Job.context`).
-`best_finals` applies revisions to a list of events: what a transcript file holds.
+of the last one's end (and the turn spans less than `max_samples`). Every piece is decoded alone, a later one
+with the turn's text so far as prompt (`Job.context`), and goes out as a plain final as soon as its silence
+ends it. Then, while the turn fits one Whisper window, the whole turn is decoded again and goes out as a
+`TranscriptRevision` replacing the turn's earlier finals (docs/events.md). The encoder runs on the audio, not
+a 30 s window (`window.py`), so the piece's own decode is the short one and the final is not kept waiting for
+the whole turn's. `best_finals` applies revisions to a list of events: what a transcript file holds.
 
 Only the SttListener thread touches a TurnTracker.
 """
@@ -22,7 +22,7 @@ from picomic.speech.worker import Job
 
 @dataclass(eq=False)
 class Turn:
-    """One open turn: where it starts and the final jobs of its pieces (their texts come from the worker)."""
+    """One open turn: where it starts and its decode jobs (their texts come from the worker)."""
 
     turn_id: int
     start16: int
@@ -31,7 +31,13 @@ class Turn:
     """Where its audio begins (pre-roll included)."""
     last_end16: int | None = None
     """The end edge of its last finished piece; None while the first piece is open."""
-    pieces: list[Job] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+    """The finals of its pieces and its revisions, in the order they were queued."""
+
+    @property
+    def pieces(self) -> int:
+        """Pieces finished so far."""
+        return sum(1 for j in self.jobs if not j.revises)
 
 
 class TurnTracker:
@@ -59,9 +65,15 @@ class TurnTracker:
         return self.current
 
     def add_piece(self, job: Job, end16: int) -> None:
+        """A piece's final job (the piece ended at `end16`)."""
         if self.current is not None:
-            self.current.pieces.append(job)
+            self.current.jobs.append(job)
             self.current.last_end16 = end16
+
+    def add_revision(self, job: Job) -> None:
+        """A whole-turn re-decode: later pieces read its text as their prompt."""
+        if self.current is not None:
+            self.current.jobs.append(job)
 
     def due(self, position16: int) -> bool:
         """The pause after the last piece has outgrown the gap (no piece open)."""

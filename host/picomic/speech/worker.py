@@ -7,9 +7,9 @@ whose speech ended first goes first (the longest-waiting listener: first to stop
 otherwise workers take turns (round robin); a worker never has two jobs in flight. Jobs are plain objects
 whose flags are guarded by the pool's lock. A speculative job starts unconfirmed: the worker keeps its text
 until the listener confirms it (the silence held: emit) or cancels it (speech resumed: discard).
-A job of a later piece of a turn reads the texts of the turn's earlier pieces as its prompt (`context`: they
-were queued before it, so they are decoded by then); a revision job (`revises` > 0) re-decodes a whole turn
-and emits the piece's own words (`textalign.tail_after`) as a final, then the whole text as a revision.
+A job of a later piece of a turn reads the turn's text so far as its prompt (`context`: its earlier jobs were
+queued before it, so they are decoded by then); a revision job (`revises` > 0) re-decodes a whole turn and
+emits its text as a revision.
 With a `transcriber` (a remote speech server) jobs are texts from it instead of decodes of the model.
 """
 
@@ -31,7 +31,6 @@ from picomic.bus.status import PipelineStatus
 from picomic.speech.decode import Decoded, DecodeOptions, decode
 from picomic.speech.foreground import ForegroundLevel, level_dbfs
 from picomic.speech.stable import PartialStabilizer
-from picomic.speech.textalign import tail_after
 
 Transcriber = Callable[[np.ndarray], str]
 """16 kHz float32 audio → text: the local model by default, or e.g. a remote Wyoming ASR server."""
@@ -54,11 +53,9 @@ class Job:
     text: str = ""
     turn: int | None = None
     context: tuple[Job, ...] = ()
-    """Earlier finals of the same turn: their texts are this decode's prompt (a revision's: what it revises)."""
+    """Earlier jobs of the same turn (finals and revisions): their text is this decode's prompt."""
     revises: int = 0
-    """> 0: a whole-turn re-decode, emitted as a TranscriptRevision replacing this many finals."""
-    piece_start16: int = 0
-    """A revision's own piece: where it starts (its new words also go out as a plain final from here)."""
+    """> 0: a whole-turn re-decode of this many pieces, emitted as a TranscriptRevision replacing their finals."""
     audio_from16: int = 0
     """Timeline position of `audio[0]` (word timestamps are placed from it)."""
     stabilizer: PartialStabilizer | None = None
@@ -260,7 +257,7 @@ class DecodeWorker:
 
     def _decode(self, job: Job) -> None:
         t0 = time.perf_counter()
-        context = None if job.revises else _context_text(job.context)
+        context = context_text(job.context)
         with self._cond:
             background = self._foreground.is_background(level_dbfs(job.audio), job.start16)
         try:
@@ -299,10 +296,7 @@ class DecodeWorker:
         start_s, end_s = job.start16 / TARGET_RATE_HZ, job.end16 / TARGET_RATE_HZ
         words = _words(job)
         if job.revises and job.turn is not None:
-            piece = tail_after(_context_text(job.context) or "", job.text)  # this piece's words, for plain readers
-            if piece:
-                self._emit(Transcript(piece, True, job.piece_start16 / TARGET_RATE_HZ, end_s, latency, job.turn))
-            self._emit(TranscriptRevision(job.text, job.turn, job.revises + 1, start_s, end_s, latency, words))
+            self._emit(TranscriptRevision(job.text, job.turn, job.revises, start_s, end_s, latency, words))
         elif job.stabilizer is not None:
             text, stable = job.stabilizer.update(job.text)
             self._emit(Transcript(text, False, start_s, end_s, None, stable_chars=stable))
@@ -310,11 +304,14 @@ class DecodeWorker:
             self._emit(Transcript(job.text, job.final, start_s, end_s, latency, job.turn if job.final else None, words))
 
 
-def _context_text(jobs: tuple[Job, ...]) -> str | None:
-    """The turn's text before a piece: the last revision (a whole-turn text) and the finals after it."""
+def context_text(jobs: tuple[Job, ...]) -> str | None:
+    """The turn's text before a piece: the last revision with text (a whole-turn text) and the finals after it."""
     texts: list[str] = []
     for j in jobs:
-        texts = [j.text] if j.revises else [*texts, j.text]
+        if not j.revises:
+            texts.append(j.text)
+        elif j.text:
+            texts = [j.text]
     return " ".join(t for t in texts if t) or None
 
 
