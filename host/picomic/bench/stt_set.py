@@ -153,12 +153,17 @@ def batch_hyps(model: Any, settings: SttSettings, files: list[dict[str, Any]]) -
 
 
 def long_file(files: list[dict[str, Any]], seconds: float) -> tuple[np.ndarray, list[str]]:
-    """The speech files concatenated (repeated) to `seconds`, and the file name of each copy in order."""
+    """The speech files concatenated (repeated) to `seconds`, and the file name of each copy in order. Each copy
+    starts on the VAD's window grid, as each file does when run alone, so the file path sees the cuts the
+    real-time runs saw: greedy tiny.en changes words when a cut moves by one 32 ms window (u2 off the grid: the
+    4 errors of its real-time text gone, the path not the cause)."""
     pieces, names, total = [], [], 0
     speech = [f for f in files if f["kind"] != "noise"]
+    window = VadSettings().window_samples
     while total < seconds * TARGET_RATE_HZ:
         for f in speech:
             pcm = read_audio(SET / f["file"])
+            pcm = np.concatenate([pcm, np.zeros(-len(pcm) % window, pcm.dtype)])
             pieces.append(pcm)
             names.append(f["file"])
             total += len(pcm)

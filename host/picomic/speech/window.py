@@ -9,9 +9,9 @@ decodes in ≈ 0.17 s (`picomic bench --only stt-set`; docs/speech.md "Encoder w
 
 Whisper was trained on 30 s windows, and a short window sometimes makes it loop: "Just call the front desk.
 Just call the front desk. …" up to the token limit (a 1.6 s piece of the harder set, with pads of 4 to 8 s;
-not with 10 s). So `transcribe` caps a short-window decode at `MAX_TOKENS_PER_S` of audio and decodes again,
-with twice the pad and then on the full window, while the text looks cut or looping (`suspect`). The batched
-path (`transcribe --batched`, 30 s chunks) always uses the full window.
+not with 10 s: `tools/window_check.py`). So `transcribe` caps a short-window decode at `MAX_TOKENS_PER_S` of
+audio and decodes again, with twice the pad and then on the full window, while the text looks cut or looping
+(`suspect`). The batched path (`transcribe --batched`, 30 s chunks) always uses the full window.
 """
 
 from __future__ import annotations
