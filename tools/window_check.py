@@ -45,7 +45,7 @@ def pieces(pre_roll: int) -> list[tuple[str, np.ndarray, int]]:
 
 def first_attempt(model: Any, audio: np.ndarray, kwargs: dict[str, Any]) -> bool:
     """Whether the capped first attempt on the model's own pad is suspect (what `window.transcribe` retries)."""
-    cap = window.token_cap(len(audio))
+    cap = window.first_cap(model, audio, kwargs)
     segments = list(model.transcribe(audio, max_new_tokens=cap, **kwargs)[0])
     return window.suspect(segments, cap, kwargs["compression_ratio_threshold"])
 

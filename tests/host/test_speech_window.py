@@ -79,6 +79,20 @@ def test_a_piece_that_loops_on_the_short_window_still_decodes_right() -> None:
     assert text.strip(" .") == "just call the front desk"
 
 
+def test_the_cap_leaves_room_for_the_longest_prompt_and_hotwords() -> None:
+    """Whisper reads and writes 448 tokens in all: with a 600-character prompt and hotwords the cap of a 25 s
+    utterance (262 tokens) would pass that, and faster-whisper would refuse the decode."""
+    pcm, _ = sf.read(set_path("u2_report"), dtype="float32")
+    audio = np.concatenate([pcm, pcm[: 13 * RATE_HZ]])  # 25.4 s
+    words = "Picomic INMP441 lighthouse quarterly Denver Maria " * 12
+    options = DecodeOptions(initial_prompt=words[:600], hotwords=words[:600])
+    model = whisper_model()
+    kwargs = options.transcribe_kwargs()
+    assert window.token_cap(len(audio)) > window.token_room(model, kwargs) > 0
+    text = " ".join(s.text for s in window.transcribe(model, audio, kwargs)).lower()
+    assert "quarterly report" in text
+
+
 @pytest.mark.parametrize(("field", "value"), [("encoder_pad_s", 0.5), ("encoder_pad_s", 31.0), ("cpu_threads", -1)])
 def test_model_settings_out_of_range_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):

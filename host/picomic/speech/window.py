@@ -89,6 +89,17 @@ def token_cap(samples16: int) -> int:
     return MIN_TOKENS + MAX_TOKENS_PER_S * samples16 // TARGET_RATE_HZ
 
 
+def token_room(model: Any, kwargs: dict[str, Any]) -> int:
+    """Tokens left for the text after faster-whisper's prompt (Whisper reads and writes 448 in all; faster-whisper
+    refuses a `max_new_tokens` past that): the prompt's and the hotwords' tokens, each at most 223, and 5 more."""
+    used = 5  # sot_prev, the 3-token sot sequence, no_timestamps
+    for text in (kwargs.get("initial_prompt"), kwargs.get("hotwords")):
+        if text:
+            tokens = model.hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids
+            used += min(len(tokens), model.max_length // 2 - 1)
+    return int(model.max_length) - used
+
+
 def repeats(text: str) -> bool:
     """The text's last `REPEAT_WORDS` words occur earlier in it (a decoder loop, whole or begun)."""
     words = re.findall(r"[\w']+", text.lower())
@@ -96,6 +107,11 @@ def repeats(text: str) -> bool:
     if len(words) < 2 * REPEAT_WORDS:
         return False
     return any(words[i : i + REPEAT_WORDS] == tail for i in range(len(words) - REPEAT_WORDS))
+
+
+def first_cap(model: Any, audio16: np.ndarray, kwargs: dict[str, Any]) -> int:
+    """The token cap of a short-window attempt: `token_cap`, within `token_room`."""
+    return min(token_cap(len(audio16)), token_room(model, kwargs))
 
 
 def suspect(segments: list[Any], cap: int, compression_ratio_threshold: float) -> bool:
@@ -112,7 +128,7 @@ def transcribe(model: Any, audio16: np.ndarray, kwargs: dict[str, Any]) -> list[
     then the full window."""
     if not isinstance(model, ShortWindowWhisper):
         return list(model.transcribe(audio16, **kwargs)[0])
-    cap = token_cap(len(audio16))
+    cap = first_cap(model, audio16, kwargs)
     for pad_s in (model.pad_s, 2 * model.pad_s):
         if pad_s * FRAMES_PER_S + len(audio16) // HOP >= FULL_WINDOW_FRAMES:
             break
