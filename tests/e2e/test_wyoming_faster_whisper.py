@@ -94,6 +94,8 @@ def test_the_real_server_transcribes_each_utterance(whisper_server: tuple[Proc, 
     assert all(e["final"] for e in transcripts)  # no partials with --asr-uri
     assert [words(str(e["text"])) for e in transcripts] == [words(t) for t in texts]
     assert not [e for e in evs if e["type"] == "remote_asr"]
+    status = [e for e in evs if e["type"] == "status"][-1]
+    assert status["dropped_chunks"] == 0, status["listeners"]  # --fast: the consumers set the pace, none drops
 
 
 @pytest.mark.parametrize("fallback", [True, False])

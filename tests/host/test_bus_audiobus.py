@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from picomic.bus import audiobus
 from picomic.bus.audiobus import AudioBus, AudioChunk
 
 
@@ -132,6 +133,34 @@ def test_wake_ends_a_wait_at_once_and_loses_no_chunk() -> None:
     assert isinstance(got, AudioChunk) and got.seq == 0
     t0 = time.monotonic()
     assert lis.recv(timeout=0.1) is None and time.monotonic() - t0 >= 0.09  # the wake was used up
+
+
+def test_an_unpaced_bus_waits_for_its_consumers_and_drops_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    bus = AudioBus(paced=False)
+    slow = bus.subscribe("slow", maxsize=8)
+    latest = bus.subscribe("meter", maxsize=2, backpressure=False)  # never waited for: drops, as live
+    got: list[int] = []
+
+    def consume() -> None:
+        while (chunk := slow.recv(timeout=5)) is not None:
+            got.append(chunk.seq)
+            time.sleep(0.002)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for seq in range(200):
+        bus.publish(make_chunk(seq))
+    bus.close()
+    t.join(timeout=10)
+    assert got == list(range(200)) and slow.dropped == 0 and not bus.paced  # the consumer set the pace
+    assert latest.dropped == 198
+    monkeypatch.setattr(audiobus, "STUCK_S", 0.1)
+    stuck_bus = AudioBus(paced=False)
+    stuck = stuck_bus.subscribe("stuck", maxsize=4)
+    t0 = time.monotonic()
+    for seq in range(10):  # nobody reads: after 0.1 s the bus paces (drops) again instead of stalling
+        stuck_bus.publish(make_chunk(seq))
+    assert stuck_bus.paced and time.monotonic() - t0 < 2 and stuck.dropped == 6
 
 
 def test_close_drains_then_none_and_wakes_waiters() -> None:

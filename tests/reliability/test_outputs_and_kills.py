@@ -220,8 +220,8 @@ def test_sigkill_at_any_moment_leaves_readable_files(tmp_path: Path, suffix: str
         n = _wav_frames(run.record)
     elif run.record.exists():
         n = len(sf.read(run.record, dtype="int16")[0])
-    else:
-        assert suffix == ".flac" and frames < 100, "a FLAC recording of over a second must exist"
+    else:  # killed before the recording began (a slow start-up), or a FLAC one still in its first second
+        assert frames == 0 or (suffix == ".flac" and frames < 100), f"{frames} frames arrived and no {suffix} exists"
         n = 0
     want = frames * 160 - RATE - 2 * 4096 - 20 * 160  # header lag ≤ 1 s (+ 2 FLAC frames, the settle, status lag)
     assert n >= want, (n, frames)

@@ -34,6 +34,8 @@ DEFAULT_MAX_GAP_S = 5.0
 is a discontinuity: a new segment, an event, no samples (DECISIONS 32)."""
 MAX_GAP_LIMIT_S = 3600.0
 RAW_STREAM = "raw"
+STUCK_S = 5.0
+"""An unpaced bus waits this long for a consumer to make room before it drops instead (`AudioBus`)."""
 """The stream the source publishes: the device's audio as decoded."""
 
 
@@ -100,9 +102,12 @@ class AudioChunk:
 class Listener:
     """A bounded, drop-oldest queue of chunks for one consumer. Create with `AudioBus.subscribe`."""
 
-    def __init__(self, name: str, maxsize: int, stream: str = RAW_STREAM) -> None:
+    def __init__(self, name: str, maxsize: int, stream: str = RAW_STREAM, backpressure: bool = True) -> None:
         if maxsize < 1:
             raise ValueError(f"listener {name!r}: maxsize must be >= 1, got {maxsize}")
+        self.backpressure = backpressure
+        """On a bus that is not paced, `publish` waits for this listener to have room (False: a view or a network
+        client that keeps only the latest, which must never slow the pipeline)."""
         self._name = name
         self._stream = stream
         self._maxsize = maxsize
@@ -244,9 +249,14 @@ def _set_done(fut: asyncio.Future[None]) -> None:
 
 
 class AudioBus:
-    """Fan-out of AudioChunks to listeners, per named stream. `publish` never blocks and copies nothing."""
+    """Fan-out of AudioChunks to listeners, per named stream. `publish` copies nothing and, on a paced bus (a
+    live source), never blocks: a full queue drops its oldest. A source that is not real time (a file, a
+    simulated board with `--fast`) sets `paced = False`: then `publish` first waits while a listener with
+    `backpressure` has its queue more than half full, so the consumers set the pace and none drops. A consumer
+    that leaves no room for `STUCK_S` is stuck: the bus goes back to pacing (dropping) for the rest of the run."""
 
-    def __init__(self, status: PipelineStatus | None = None) -> None:
+    def __init__(self, status: PipelineStatus | None = None, paced: bool = True) -> None:
+        self.paced = paced
         self._status = status
         self._lock = threading.Lock()
         # stream → its listeners; the dict and tuples are replaced, never mutated: publish reads them lock-free
@@ -277,10 +287,12 @@ class AudioBus:
             self._derived.add(stream)
             self._streams = {**self._streams, stream: ()}
 
-    def subscribe(self, name: str, maxsize: int = 256, stream: str = RAW_STREAM) -> Listener:
+    def subscribe(
+        self, name: str, maxsize: int = 256, stream: str = RAW_STREAM, *, backpressure: bool = True
+    ) -> Listener:
         """A new listener that receives every chunk published on `stream` from now on (ValueError if `name`
-        is taken or `stream` does not exist)."""
-        listener = Listener(name, maxsize, stream)
+        is taken or `stream` does not exist). `backpressure=False`: never waited for (`Listener.backpressure`)."""
+        listener = Listener(name, maxsize, stream, backpressure)
         with self._lock:
             if any(lis.name == name for lis in self.listeners):
                 raise ValueError(f"a bus listener named {name!r} already exists; choose another name")
@@ -305,10 +317,22 @@ class AudioBus:
             self._status.unregister_listener(listener)
 
     def publish(self, chunk: AudioChunk, stream: str = RAW_STREAM) -> None:
-        """Give `chunk` to every listener of `stream` (the same object). Never blocks; full queues drop their
-        oldest. After the stream ended chunks are discarded."""
-        for listener in self._streams.get(stream, ()):
+        """Give `chunk` to every listener of `stream` (the same object). Paced: never blocks, full queues drop
+        their oldest; not paced: first waits for room (see the class). After the stream ended chunks are
+        discarded."""
+        listeners = self._streams.get(stream, ())
+        if not self.paced:
+            self._wait_for_room(listeners)
+        for listener in listeners:
             listener._put(chunk)
+
+    def _wait_for_room(self, listeners: tuple[Listener, ...]) -> None:
+        deadline = time.monotonic() + STUCK_S
+        while any(lis.backpressure and lis.queue_depth > lis.maxsize // 2 for lis in listeners):
+            if time.monotonic() > deadline:
+                self.paced = True  # a stuck consumer must not stall the source: drop, as live
+                return
+            time.sleep(0.002)
 
     def end_stream(self, stream: str) -> None:
         """End of one stream: its listeners drain what is queued, then `recv` returns None. Idempotent."""

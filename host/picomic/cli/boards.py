@@ -179,7 +179,7 @@ def board_source(args: argparse.Namespace, spec: BoardSpec, pipeline: Pipeline) 
         emulated.flash_path = flash.with_name(f"{flash.stem}-{spec.board_id}{flash.suffix}")
         with emulated:
             ensure_firmware(emulated.port)
-            yield serial_source(args, pipeline, emulated.port, None, settings)
+            yield serial_source(args, pipeline, emulated.port, None, settings, simulated=True)
         return
     with sim_board(args, signal=signal) as board:
-        yield serial_source(args, pipeline, board.port, None, settings)
+        yield serial_source(args, pipeline, board.port, None, settings, simulated=True)

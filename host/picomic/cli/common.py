@@ -312,15 +312,23 @@ def open_source(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[Serial
     RUNNING.append(pipeline)
     try:
         with board_port(args) as port:
-            yield serial_source(args, pipeline, port, None if args.sim is not None else args.serial, settings)
+            simulated = args.sim is not None
+            yield serial_source(args, pipeline, port, None if simulated else args.serial, settings, simulated)
     finally:
         RUNNING.remove(pipeline)
 
 
 def serial_source(
-    args: argparse.Namespace, pipeline: Pipeline, port: str, serial: str | None, settings: StartSettings
+    args: argparse.Namespace,
+    pipeline: Pipeline,
+    port: str,
+    serial: str | None,
+    settings: StartSettings,
+    simulated: bool = False,
 ) -> SerialSource:
-    """A SerialSource on `port` (or the board with USB serial number `serial`) feeding `pipeline`."""
+    """A SerialSource on `port` (or the board with USB serial number `serial`) feeding `pipeline`. A `simulated`
+    board with `--fast` is not real time: its bus is not paced, so the consumers set the pace (`AudioBus`)."""
+    pipeline.bus.paced = not (simulated and getattr(args, "fast", False))
     return SerialSource(
         port,
         serial_number=serial,

@@ -59,7 +59,7 @@ class Meter(ConsumerThread):
     """Level meter fed by every chunk from its own bus listener thread."""
 
     def __init__(self, bus: AudioBus, stream: str = RAW_STREAM, name: str = "meter") -> None:
-        self._listener = bus.subscribe(name, maxsize=64, stream=stream)
+        self._listener = bus.subscribe(name, maxsize=64, stream=stream, backpressure=False)  # the latest only
         self._lock = threading.Lock()
         self._reading = MeterReading(stream=stream)
         self._peak_at = 0.0

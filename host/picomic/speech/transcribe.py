@@ -119,13 +119,11 @@ def feed_chunks(
     n = max(1, rate_hz * chunk_ms // 1000)
     total_s = len(pcm) / rate_hz
     t0 = time.monotonic() * 1000.0
+    bus.paced = realtime  # else the listeners set the pace (AudioBus)
     for seq, pos in enumerate(range(0, len(pcm), n)):
         ts_ms = t0 + pos * 1000.0 / rate_hz
         if realtime:
             time.sleep(max(0.0, (ts_ms + chunk_ms - time.monotonic() * 1000.0) / 1000.0))
-        else:
-            while any(lis.queue_depth > lis.maxsize // 2 for lis in bus.listeners):
-                time.sleep(0.002)
         samples = pcm[pos : pos + n]
         samples.flags.writeable = False
         bus.publish(AudioChunk(seq, ts_ms, rate_hz, samples, stream_sample=pos))

@@ -27,7 +27,8 @@ class BusFeed(ConsumerThread):
     """Audio from the bus to the web clients: one message per chunk."""
 
     def __init__(self, bus: AudioBus, server: WebServer, board_id: str = "", stream: str = RAW_STREAM) -> None:
-        self._listener = bus.subscribe(f"web{':' + board_id if board_id else ''}", maxsize=FEED_QUEUE, stream=stream)
+        name = f"web{':' + board_id if board_id else ''}"
+        self._listener = bus.subscribe(name, maxsize=FEED_QUEUE, stream=stream, backpressure=False)
         self._server = server
         self._board_id = board_id
         super().__init__("web-feed")

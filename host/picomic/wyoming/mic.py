@@ -37,7 +37,7 @@ class MicService:
 
     def subscribe(self) -> Listener:
         name = f"wyoming-mic-{self.board_id}-{next(self._numbers)}"
-        return self.bus.subscribe(name, self.guard.limits.client_queue_chunks)
+        return self.bus.subscribe(name, self.guard.limits.client_queue_chunks, backpressure=False)  # a client
 
 
 class MicHandler(GuardedHandler):

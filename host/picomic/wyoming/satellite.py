@@ -89,7 +89,7 @@ class SatelliteService:
 
     def subscribe(self) -> Listener:
         name = f"wyoming-satellite-{self.board_id}-{next(self._numbers)}"
-        return self.bus.subscribe(name, self.guard.limits.client_queue_chunks)
+        return self.bus.subscribe(name, self.guard.limits.client_queue_chunks, backpressure=False)  # a client
 
 
 class SatelliteHandler(GuardedHandler):
