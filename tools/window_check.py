@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 import numpy as np
 from picomic.audio.files import read_audio
@@ -43,13 +42,6 @@ def pieces(pre_roll: int) -> list[tuple[str, np.ndarray, int]]:
     return out
 
 
-def first_attempt(model: Any, audio: np.ndarray, kwargs: dict[str, Any]) -> bool:
-    """Whether the capped first attempt on the model's own pad is suspect (what `window.transcribe` retries)."""
-    cap = window.first_cap(model, audio, kwargs)
-    segments = list(model.transcribe(audio, max_new_tokens=cap, **kwargs)[0])
-    return window.suspect(segments, cap, kwargs["compression_ratio_threshold"])
-
-
 def main() -> int:
     pads: list[float | None] = [float(a) for a in sys.argv[1:]] or [4.0, 5.0, 6.0, 8.0, 10.0, None]
     for pre_roll_ms in PRE_ROLLS_MS:
@@ -67,11 +59,12 @@ def check(pad: float | None, cut: list[tuple[str, np.ndarray, int]], label: str)
     for name, audio, index in cut:
         prompt = "" if index == 0 else prompt
         kwargs = options.transcribe_kwargs(prompt or None)
-        retried = pad is not None and first_attempt(model, audio, kwargs)
-        suspects += retried
         t0 = time.perf_counter()
-        text = " ".join(s.text.strip() for s in window.transcribe(model, audio, kwargs))
+        segments, decodes = window.attempts(model, audio, kwargs)
         ms = (time.perf_counter() - t0) * 1000.0
+        text = " ".join(s.text.strip() for s in segments)
+        retried = decodes > 1
+        suspects += retried
         total_ms += ms
         prompt = f"{prompt} {text}".strip()
         flag = "retry" if retried else "     "

@@ -34,9 +34,9 @@ DEFAULT_MAX_GAP_S = 5.0
 is a discontinuity: a new segment, an event, no samples (DECISIONS 32)."""
 MAX_GAP_LIMIT_S = 3600.0
 RAW_STREAM = "raw"
+"""The stream the source publishes: the device's audio as decoded."""
 STUCK_S = 5.0
 """An unpaced bus waits this long for a consumer to make room before it drops instead (`AudioBus`)."""
-"""The stream the source publishes: the device's audio as decoded."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

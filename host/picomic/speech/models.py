@@ -188,11 +188,10 @@ def load_whisper(settings: ModelSettings | None = None) -> Any:
 
         from picomic.speech.window import ShortWindowWhisper
 
+        how = {"device": s.device, "compute_type": compute_type, "cpu_threads": threads}
         if s.encoder_pad_s is None:
-            return WhisperModel(path, device=s.device, compute_type=compute_type, cpu_threads=threads)
-        return ShortWindowWhisper(
-            path, device=s.device, compute_type=compute_type, cpu_threads=threads, pad_s=s.encoder_pad_s
-        )
+            return WhisperModel(path, **how)
+        return ShortWindowWhisper(path, pad_s=s.encoder_pad_s, **how)
     except Exception as exc:  # ctranslate2 raises RuntimeError/ValueError with long messages
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(

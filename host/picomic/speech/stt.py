@@ -339,18 +339,17 @@ class SttListener(ConsumerThread):
         """Close the open utterance at `end16`: keep the matching speculative decode or start one; a later
         piece of a turn then has its whole turn re-decoded."""
         spec, self._spec = self._spec, None
-        job: Job | None = None
+        job: Job | None = spec
         if spec is not None and spec.end16 == end16:
             self.worker.confirm(spec)
-            job = spec
         else:
             if spec is not None:
                 self.worker.cancel(spec)
             job = self._job(end16, pad=pad)
-            if len(job.audio) >= 100 * _MS:
-                self.worker.submit(job)
+            if len(job.audio) < 100 * _MS:
+                job = None  # too short to decode
             else:
-                job = None
+                self.worker.submit(job)
         if job is not None:
             self._turns.add_piece(job, end16)
             self._revise(end16, pad)

@@ -123,18 +123,25 @@ def suspect(segments: list[Any], cap: int, compression_ratio_threshold: float) -
 
 
 def transcribe(model: Any, audio16: np.ndarray, kwargs: dict[str, Any]) -> list[Any]:
-    """faster-whisper's segments of `audio16` (16 kHz float32) for `WhisperModel.transcribe` keyword arguments.
-    A short-window model tries its pad, then twice that, each capped (`token_cap`) and kept unless `suspect`,
-    then the full window."""
+    """faster-whisper's segments of `audio16` (16 kHz float32) for `WhisperModel.transcribe` keyword arguments
+    (see `attempts`)."""
+    return attempts(model, audio16, kwargs)[0]
+
+
+def attempts(model: Any, audio16: np.ndarray, kwargs: dict[str, Any]) -> tuple[list[Any], int]:
+    """`transcribe`'s segments and how many decodes they took. A short-window model tries its pad, then twice
+    that, each capped (`first_cap`) and kept unless `suspect`, then the full window."""
     if not isinstance(model, ShortWindowWhisper):
-        return list(model.transcribe(audio16, **kwargs)[0])
+        return list(model.transcribe(audio16, **kwargs)[0]), 1
     cap = first_cap(model, audio16, kwargs)
+    tried = 0
     for pad_s in (model.pad_s, 2 * model.pad_s):
         if pad_s * FRAMES_PER_S + len(audio16) // HOP >= FULL_WINDOW_FRAMES:
             break
         with model.padded(pad_s):
             segments = list(model.transcribe(audio16, max_new_tokens=cap, **kwargs)[0])
+        tried += 1
         if not suspect(segments, cap, kwargs["compression_ratio_threshold"]):
-            return segments
+            return segments, tried
     with full_window(model):
-        return list(model.transcribe(audio16, **kwargs)[0])
+        return list(model.transcribe(audio16, **kwargs)[0]), tried + 1
